@@ -1,0 +1,93 @@
+//! Service accounts and the client-credentials grant.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+use super::{convert, sessions};
+use crate::Identity;
+use crate::domain::roles;
+use crate::store;
+use crate::tokens::{TokenSubject, hash_refresh};
+use malha_api::identity::*;
+use malha_kit::auth::SubjectKind;
+use malha_kit::validate::Violations;
+use malha_kit::{ServiceError, ServiceResult};
+
+fn random(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub(super) async fn create(
+    identity: &Identity,
+    request: CreateServiceAccountRequest,
+) -> ServiceResult<CreateServiceAccountResponse> {
+    let mut v = Violations::new();
+    v.text(&request.name, "name", 100);
+    let roles = roles::parse_roles(&request.roles)
+        .map_err(|problem| v.add("roles", problem))
+        .unwrap_or_default();
+    let request_id = v.request_id(&request.request_id);
+    v.finish()?;
+    let client_id = format!("sa-{}", random(9));
+    let secret = random(32);
+    let row = store::accounts::insert(
+        &identity.pool,
+        request.name.trim(),
+        &client_id,
+        &hash_refresh(&secret),
+        &roles,
+        request_id,
+    )
+    .await?
+    .ok_or_else(|| {
+        // The secret is shown only once and cannot be recovered from its hash.
+        ServiceError::AlreadyExists(
+            "this request_id already created a service account; its secret was shown then".into(),
+        )
+    })?;
+    Ok(CreateServiceAccountResponse {
+        client_id: row.client_id.clone(),
+        service_account: Some(convert::account(row)),
+        client_secret: secret,
+    })
+}
+
+pub(super) async fn issue_token(
+    identity: &Identity,
+    request: IssueServiceTokenRequest,
+) -> ServiceResult<IssueServiceTokenResponse> {
+    let mut v = Violations::new();
+    v.check(!request.client_id.is_empty(), "client_id", "required");
+    v.check(!request.client_secret.is_empty(), "client_secret", "required");
+    v.finish()?;
+    let refused = || ServiceError::Unauthenticated("invalid client credentials".into());
+    let account = store::accounts::by_client_id(&identity.pool, &request.client_id)
+        .await?
+        .ok_or_else(refused)?;
+    let presented = hash_refresh(&request.client_secret);
+    if !constant_time_eq(&presented, &account.secret_hash) {
+        return Err(refused());
+    }
+    let id = account.id.to_string();
+    let tokens = sessions::issue_pair(
+        identity,
+        &TokenSubject {
+            id: &id,
+            kind: SubjectKind::Service,
+            username: &account.name,
+            email: "",
+            roles: &account.roles,
+        },
+    )
+    .await?;
+    Ok(IssueServiceTokenResponse {
+        tokens: Some(tokens),
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

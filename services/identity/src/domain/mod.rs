@@ -1,0 +1,12 @@
+//! Identity's rules, free of I/O: CPF check digits, login lockout, refresh
+//! token rotation, roles and credential formats.
+
+pub mod cpf;
+pub mod credentials;
+pub mod lockout;
+pub mod refresh;
+pub mod roles;
+
+pub use cpf::Cpf;
+pub use lockout::LockoutPolicy;
+pub use refresh::{RefreshOutcome, RefreshState};

@@ -1,0 +1,51 @@
+//! The roles identity grants. Each service maps them to its own permissions.
+
+/// Administers everything.
+pub const ADMIN: &str = "admin";
+/// Staff: clinic, pharmacy, kitchen, production.
+pub const EMPLOYEE: &str = "employee";
+/// A customer (identified by CPF or anonymous).
+pub const CUSTOMER: &str = "customer";
+/// A service calling another with its own token.
+pub const SERVICE: &str = "service";
+
+/// Roles a user account or service account may hold.
+pub const ASSIGNABLE: [&str; 3] = [ADMIN, EMPLOYEE, SERVICE];
+
+/// Validates and normalises a role list: known roles, no duplicates, sorted.
+pub fn parse_roles(roles: &[String]) -> Result<Vec<String>, String> {
+    if roles.is_empty() {
+        return Err("at least one role is required".into());
+    }
+    let mut out: Vec<String> = Vec::with_capacity(roles.len());
+    for role in roles {
+        let role = role.trim().to_ascii_lowercase();
+        if !ASSIGNABLE.contains(&role.as_str()) {
+            return Err(format!(
+                "unknown role {role:?}; expected one of {}",
+                ASSIGNABLE.join(", ")
+            ));
+        }
+        if !out.contains(&role) {
+            out.push(role);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_and_refuses_unknown_roles() {
+        assert_eq!(
+            parse_roles(&["Employee".into(), "admin".into(), "admin".into()]).unwrap(),
+            ["admin", "employee"]
+        );
+        assert!(parse_roles(&[]).is_err());
+        assert!(parse_roles(&["root".into()]).is_err());
+        assert!(parse_roles(&["customer".into()]).is_err(), "customers are not users");
+    }
+}

@@ -1,0 +1,116 @@
+//! Identity: people (employees, administrators) and their user accounts with
+//! roles; customers identified by CPF or anonymous; service accounts with
+//! client credentials; login with argon2id, EdDSA access tokens and rotating
+//! refresh tokens; the JWKS every service verifies with; key rotation.
+//!
+//! Layers: [`domain`] (rules, no I/O), [`store`] (SQL), [`api`] (gRPC
+//! handlers), [`keys`]/[`tokens`]/[`passwords`] (crypto), `migrations/`.
+
+pub mod api;
+pub mod domain;
+pub mod keys;
+pub mod passwords;
+pub mod store;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use malha_api::identity::identity_service_server::IdentityServiceServer;
+use malha_kit::auth::RolePermissions;
+use malha_kit::db::{PgPool, Schema};
+use malha_kit::server::{Dependency, Hosted};
+
+/// The database schema and migrations of identity.
+pub static SCHEMA: Schema = Schema {
+    name: "identity",
+    migrator: &MIGRATOR,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Identity's own permission system: which roles may do what here.
+pub static PERMISSIONS: RolePermissions = RolePermissions {
+    service: "malha.identity.v1.IdentityService",
+    grants: &[
+        ("admin", &["*"]),
+        (
+            "employee",
+            &["identity.people.read", "identity.users.read", "identity.customers.read"],
+        ),
+        ("service", &["identity.customers.read", "identity.users.read"]),
+    ],
+};
+
+/// Settings of identity.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+/// The identity service, ready to host.
+#[derive(Clone)]
+pub struct Identity {
+    pub(crate) pool: PgPool,
+    pub(crate) tokens: Arc<tokens::TokenIssuer>,
+    pub(crate) passwords: passwords::Passwords,
+    pub(crate) lockout: domain::LockoutPolicy,
+    pub(crate) verifier: malha_kit::auth::Verifier,
+    migrated: Arc<AtomicBool>,
+}
+
+impl Identity {
+    /// Identity over `pool`; `migrated` flips once its migrations are applied.
+    pub fn new(pool: PgPool, config: IdentityConfig, migrated: Arc<AtomicBool>) -> Self {
+        let keys = Arc::new(keys::KeyRing::new(pool.clone()));
+        let verifier = malha_kit::auth::Verifier::new(
+            malha_kit::auth::KeySource::Custom(Arc::new(keys::Published(Arc::clone(&keys)))),
+            &config.issuer,
+            &config.audience,
+        );
+        Self {
+            verifier,
+            tokens: Arc::new(tokens::TokenIssuer {
+                keys,
+                issuer: config.issuer,
+                audience: config.audience,
+                access_ttl: config.access_ttl,
+                refresh_ttl: config.refresh_ttl,
+            }),
+            pool,
+            passwords: passwords::Passwords::default(),
+            lockout: domain::LockoutPolicy::default(),
+            migrated,
+        }
+    }
+
+    /// The key ring (for `malha keys`).
+    pub fn keys(&self) -> &keys::KeyRing {
+        &self.tokens.keys
+    }
+}
+
+impl Hosted for Identity {
+    fn name(&self) -> &'static str {
+        "identity"
+    }
+
+    fn permissions(&self) -> &'static RolePermissions {
+        &PERMISSIONS
+    }
+
+    fn register(&self, routes: &mut tonic::service::RoutesBuilder) {
+        routes.add_service(IdentityServiceServer::new(self.clone()));
+    }
+
+    fn dependencies(&self) -> Vec<Dependency> {
+        vec![Dependency::Postgres {
+            pool: self.pool.clone(),
+            migrated: Arc::clone(&self.migrated),
+        }]
+    }
+}

@@ -1,0 +1,60 @@
+//! `service_accounts`: client credentials of services.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use malha_kit::{ServiceError, ServiceResult};
+
+/// A stored service account.
+#[derive(Debug, Clone, FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub name: String,
+    pub client_id: String,
+    pub secret_hash: Vec<u8>,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Creates an account; `None` when `request_id` was used before.
+pub async fn insert(
+    pool: &PgPool,
+    name: &str,
+    client_id: &str,
+    secret_hash: &[u8],
+    roles: &[String],
+    request_id: Option<Uuid>,
+) -> ServiceResult<Option<AccountRow>> {
+    sqlx::query_as(
+        "INSERT INTO service_accounts (id, name, client_id, secret_hash, roles, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING id, name, client_id, secret_hash, roles, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(client_id)
+    .bind(secret_hash)
+    .bind(roles)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| match ServiceError::from(e) {
+        ServiceError::AlreadyExists(_) => {
+            ServiceError::AlreadyExists("a service account with this name already exists".into())
+        }
+        other => other,
+    })
+}
+
+/// The account with this client id.
+pub async fn by_client_id(pool: &PgPool, client_id: &str) -> ServiceResult<Option<AccountRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, client_id, secret_hash, roles, created_at
+           FROM service_accounts WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?)
+}

@@ -1,0 +1,153 @@
+//! Outgoing gRPC calls to other Malha services: a lazily connected channel
+//! wrapped so every call carries a deadline, the W3C trace context of the
+//! current span, and a bearer token — the caller's (when forwarded
+//! explicitly with [`forward_caller`]) or the service's own, obtained with
+//! client credentials and refreshed before it expires.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use tonic::body::Body;
+use tonic::transport::{Channel, Endpoint};
+use tower::Service;
+
+use crate::auth::BearerToken;
+use crate::config::Secret;
+use crate::telemetry::inject_current_context;
+use malha_api::identity::{IssueServiceTokenRequest, identity_service_client::IdentityServiceClient};
+
+/// A service account's client credentials.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// The account's client id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+}
+
+/// The service's own access token, fetched from identity and renewed when
+/// 80 % of its lifetime has passed.
+pub struct ServiceToken {
+    identity: Channel,
+    credentials: ClientCredentials,
+    current: tokio::sync::Mutex<Option<(Arc<str>, Instant)>>,
+}
+
+impl ServiceToken {
+    /// A token source using identity at `identity`.
+    pub fn new(identity: Channel, credentials: ClientCredentials) -> Self {
+        Self {
+            identity,
+            credentials,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A valid token, renewing it first when it is close to expiry.
+    pub async fn token(&self) -> Result<Arc<str>, tonic::Status> {
+        let mut current = self.current.lock().await;
+        if let Some((token, renew_at)) = current.as_ref()
+            && Instant::now() < *renew_at
+        {
+            return Ok(Arc::clone(token));
+        }
+        let response = IdentityServiceClient::new(self.identity.clone())
+            .issue_service_token(IssueServiceTokenRequest {
+                client_id: self.credentials.client_id.clone(),
+                client_secret: self.credentials.client_secret.expose().to_owned(),
+            })
+            .await?
+            .into_inner();
+        let tokens = response
+            .tokens
+            .ok_or_else(|| tonic::Status::internal("identity returned no token"))?;
+        let lifetime = Duration::from_secs(u64::try_from(tokens.expires_in).unwrap_or(0));
+        let token: Arc<str> = tokens.access_token.into();
+        *current = Some((Arc::clone(&token), Instant::now() + lifetime.mul_f64(0.8)));
+        Ok(token)
+    }
+}
+
+/// A lazily connected channel to `url` (connection errors surface per call as
+/// UNAVAILABLE, never at start-up).
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy())
+}
+
+/// Copies the incoming caller's token onto an outgoing request, so the
+/// downstream service authorizes the end user rather than this service.
+pub fn forward_caller<A, B>(incoming: &tonic::Request<A>, outgoing: &mut tonic::Request<B>) {
+    if let Some(BearerToken(token)) = incoming.extensions().get::<BearerToken>()
+        && let Ok(value) = format!("Bearer {token}").parse()
+    {
+        outgoing.metadata_mut().insert("authorization", value);
+    }
+}
+
+/// A channel that adds deadline, trace context and the service token.
+#[derive(Clone)]
+pub struct Propagating {
+    inner: Channel,
+    token: Option<Arc<ServiceToken>>,
+    deadline: Duration,
+}
+
+impl Propagating {
+    /// Wraps `inner`; calls without a caller token use `token` (if any).
+    pub fn new(inner: Channel, token: Option<Arc<ServiceToken>>, deadline: Duration) -> Self {
+        Self {
+            inner,
+            token,
+            deadline,
+        }
+    }
+}
+
+impl Service<http::Request<Body>> for Propagating {
+    type Response = http::Response<Body>;
+    type Error = tonic::transport::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let token = self.token.clone();
+        let deadline = self.deadline;
+        inject_current_context(request.headers_mut());
+        Box::pin(async move {
+            let headers = request.headers_mut();
+            if !headers.contains_key("grpc-timeout") {
+                let millis = deadline.as_millis().min(99_999_999);
+                if let Ok(value) = format!("{millis}m").parse() {
+                    headers.insert("grpc-timeout", value);
+                }
+            }
+            if !headers.contains_key(http::header::AUTHORIZATION)
+                && let Some(source) = token
+            {
+                match source.token().await {
+                    Ok(token) => {
+                        if let Ok(value) = format!("Bearer {token}").parse() {
+                            headers.insert(http::header::AUTHORIZATION, value);
+                        }
+                    }
+                    Err(status) => {
+                        tracing::warn!(error = %status.message(), "could not obtain the service token");
+                        return Ok(status.into_http());
+                    }
+                }
+            }
+            inner.call(request).await
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! Settings shared by every service, from flags or the environment
+//! (`MALHA_*`, `DATABASE_URL`, `OTEL_*`), with typed defaults.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A value that must never reach a log line or an error message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Settings of the serving process, shared by every target.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address of the gRPC listener (every hosted service shares it).
+    #[arg(long, env = "MALHA_GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    pub grpc_addr: SocketAddr,
+
+    /// Address of the admin HTTP listener: /metrics, /healthz, /readyz.
+    #[arg(long, env = "MALHA_ADMIN_ADDR", default_value = "0.0.0.0:9090")]
+    pub admin_addr: SocketAddr,
+
+    /// PostgreSQL URL; each service keeps its tables in its own schema.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+
+    /// Maximum connections per service pool.
+    #[arg(long, env = "MALHA_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Run each hosted service's migrations at start (the Helm hook does it in a cluster).
+    #[arg(long, env = "MALHA_MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
+    /// Seconds between SIGTERM (health NOT_SERVING) and closing the listener,
+    /// so load balancers stop sending new calls first.
+    #[arg(long, env = "MALHA_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    pub shutdown_delay_seconds: u64,
+
+    /// Seconds in-flight calls get to finish once the listener closes.
+    #[arg(long, env = "MALHA_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// How tokens are issued and verified.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthConfig {
+    /// Where identity listens (JWKS, client credentials).
+    #[arg(long, env = "MALHA_IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
+    pub identity_url: String,
+
+    /// Expected `iss` of access tokens.
+    #[arg(long, env = "MALHA_JWT_ISSUER", default_value = "malha")]
+    pub issuer: String,
+
+    /// Expected `aud` of access tokens.
+    #[arg(long, env = "MALHA_JWT_AUDIENCE", default_value = "malha")]
+    pub audience: String,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "MALHA_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 3600)]
+    pub access_token_ttl_seconds: u64,
+
+    /// A JWKS file to verify with instead of fetching identity's (mounted keys).
+    #[arg(long, env = "MALHA_JWKS_FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
+}
+
+impl ServeConfig {
+    /// The drain timings as durations.
+    pub fn shutdown_timings(&self) -> (Duration, Duration) {
+        (
+            Duration::from_secs(self.shutdown_delay_seconds),
+            Duration::from_secs(self.shutdown_grace_seconds),
+        )
+    }
+}
+
+impl AuthConfig {
+    /// Defaults for tests and tools, pointing at identity on `identity_url`.
+    pub fn with_identity(identity_url: impl Into<String>) -> Self {
+        Self {
+            identity_url: identity_url.into(),
+            issuer: "malha".into(),
+            audience: "malha".into(),
+            access_token_ttl_seconds: 3600,
+            jwks_file: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secret;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("postgres://u:hunter2@db/x");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,73 @@
+//! PostgreSQL access: one lazily connected pool per service, its tables in the
+//! service's own schema (via `search_path`), embedded migrations, statement
+//! timeouts. A pool never blocks start-up: readiness reports the database.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use sqlx::PgPool;
+
+/// The database of one service: its schema name and migrations.
+#[derive(Clone, Copy)]
+pub struct Schema {
+    /// The schema (also the service name), e.g. `identity`.
+    pub name: &'static str,
+    /// Its embedded migrations (`sqlx::migrate!()` in the service crate).
+    pub migrator: &'static Migrator,
+}
+
+/// A pool whose connections live in `schema`. Connects lazily: a database that
+/// is down makes calls fail with UNAVAILABLE and readiness NOT_SERVING, never
+/// a crash at start.
+pub fn pool(url: &str, schema: &Schema, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?
+        .application_name(&format!("malha-{}", schema.name))
+        .options([
+            ("search_path", schema.name),
+            ("statement_timeout", "10s"),
+            ("idle_in_transaction_session_timeout", "30s"),
+        ]);
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(3))
+        // Health is checked by the readiness loop, not before every query.
+        .test_before_acquire(false)
+        .connect_lazy_with(options))
+}
+
+/// Creates the schema if needed and applies pending migrations inside it.
+pub async fn migrate(pool: &PgPool, schema: &Schema) -> anyhow::Result<()> {
+    // The schema name is a compile-time constant of the service, never input.
+    let ddl = format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+        schema.name.replace('"', "")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(ddl))
+    .execute(pool)
+    .await
+    .with_context(|| format!("creating schema {}", schema.name))?;
+    schema
+        .migrator
+        .run(pool)
+        .await
+        .with_context(|| format!("applying the migrations of {}", schema.name))?;
+    Ok(())
+}
+
+/// True when the database answers a trivial query within a second.
+pub async fn is_reachable(pool: &PgPool) -> bool {
+    matches!(
+        tokio::time::timeout(
+            Duration::from_secs(1),
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool)
+        )
+        .await,
+        Ok(Ok(1))
+    )
+}

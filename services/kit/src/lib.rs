@@ -1,0 +1,23 @@
+//! The service kit: everything cross-cutting that a Malha service stands on,
+//! so a service crate holds only its domain, store and handlers.
+//!
+//! - [`config`]: command-line and environment settings, secrets that never print.
+//! - [`telemetry`]: JSON logs with trace ids, OTLP traces, Prometheus metrics.
+//! - [`server`]: the gRPC server with health, reflection, auth and metrics layers.
+//! - [`auth`]: JWT verification, the [`auth::Principal`], declared access rules.
+//! - [`error`]: one error type mapped to `tonic::Status` in one place.
+//! - [`db`]: PostgreSQL pools, one schema per service, embedded migrations.
+//! - [`clients`]: outgoing gRPC with deadlines, token and trace propagation.
+//! - [`page`]: page tokens for list RPCs.
+
+pub mod auth;
+pub mod clients;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod page;
+pub mod server;
+pub mod telemetry;
+pub mod validate;
+
+pub use error::{ServiceError, ServiceResult};

@@ -1,0 +1,263 @@
+//! The one tower layer around every hosted RPC: trace span (with the remote
+//! parent from `traceparent`), authentication and the declared access rule,
+//! and the Prometheus series. One layer, one boxed future per call.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http_body::Frame;
+use opentelemetry::trace::TraceContextExt;
+use tonic::body::Body;
+use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::auth::{AccessRule, BearerToken, Caller, MethodPolicy, Principal, Verifier};
+use crate::error::ServiceError;
+use crate::telemetry::{MethodMetrics, extract_context};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Route {
+    policy: Arc<MethodPolicy>,
+    metrics: MethodMetrics,
+}
+
+struct Shared {
+    routes: HashMap<String, Route>,
+    verifier: Verifier,
+}
+
+/// Wraps the router; see the module docs.
+#[derive(Clone)]
+pub struct KitLayer {
+    shared: Arc<Shared>,
+}
+
+impl KitLayer {
+    /// A layer for the hosted RPCs in `policies`.
+    pub fn new(
+        policies: &crate::auth::PolicyTable,
+        verifier: Verifier,
+        metrics: &crate::telemetry::Metrics,
+    ) -> Self {
+        let routes = policies
+            .paths()
+            .filter_map(|path| {
+                let policy = Arc::clone(policies.get(path)?);
+                let metrics = metrics.method(&policy.service, &policy.method, policy.kind);
+                Some((path.to_owned(), Route { policy, metrics }))
+            })
+            .collect();
+        Self {
+            shared: Arc::new(Shared { routes, verifier }),
+        }
+    }
+}
+
+impl<S> Layer<S> for KitLayer {
+    type Service = KitService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        KitService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service produced by [`KitLayer`].
+#[derive(Clone)]
+pub struct KitService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<http::Request<Body>> for KitService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let Some(route) = shared.routes.get(request.uri().path()) else {
+                // Health, reflection, or an unknown path (the router answers UNIMPLEMENTED).
+                return inner.call(request).await.map_err(Into::into);
+            };
+            route.metrics.started.inc();
+            let started = Instant::now();
+            let span = tracing::info_span!(
+                "grpc",
+                otel.name = %request.uri().path(),
+                otel.kind = "server",
+                rpc.system = "grpc",
+                rpc.service = %route.policy.service,
+                rpc.method = %route.policy.method,
+                trace_id = tracing::field::Empty,
+                enduser.id = tracing::field::Empty,
+                rpc.grpc.status_code = tracing::field::Empty,
+            );
+            let _ = span.set_parent(extract_context(request.headers()));
+            let trace_id = span.context().span().span_context().trace_id();
+            span.record("trace_id", tracing::field::display(trace_id));
+
+            async {
+                match authorize(&shared.verifier, &route.policy, request.headers()).await {
+                    Ok(Some((principal, token))) => {
+                        tracing::Span::current()
+                            .record("enduser.id", principal.subject.as_str());
+                        request.extensions_mut().insert(Caller(principal));
+                        request.extensions_mut().insert(BearerToken(token));
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        let status = tonic::Status::from(error);
+                        finish(&route.metrics, status.code() as i32, started);
+                        return Ok(status.into_http());
+                    }
+                }
+                let response = inner.call(request).await.map_err(Into::into)?;
+                if let Some(code) = grpc_status(response.headers()) {
+                    // Trailers-only response (usually an error): done now.
+                    finish(&route.metrics, code, started);
+                    return Ok(response);
+                }
+                let metrics = route.metrics.clone();
+                Ok(response.map(|body| {
+                    Body::new(MeteredBody {
+                        inner: body,
+                        pending: Some((metrics, started, tracing::Span::current())),
+                    })
+                }))
+            }
+            .instrument(span)
+            .await
+        })
+    }
+}
+
+fn finish(metrics: &MethodMetrics, code: i32, started: Instant) {
+    tracing::Span::current().record("rpc.grpc.status_code", code);
+    metrics.finish(code, started.elapsed().as_secs_f64());
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+type Authorized = Option<(Arc<Principal>, Arc<str>)>;
+
+/// Checks the RPC's declared rule. Deny by default: an RPC without a rule is
+/// refused whoever calls it.
+async fn authorize(
+    verifier: &Verifier,
+    policy: &MethodPolicy,
+    headers: &http::HeaderMap,
+) -> Result<Authorized, ServiceError> {
+    let token = bearer(headers);
+    match &policy.rule {
+        None => Err(ServiceError::PermissionDenied(
+            "this RPC declares no access rule".into(),
+        )),
+        Some(AccessRule::Public) => Ok(match token {
+            // A public RPC still learns who calls it when the token is good.
+            Some(token) => verifier.verify(token).await.ok().map(|p| (p, token.into())),
+            None => None,
+        }),
+        Some(_) => {
+            let token = token.ok_or_else(|| {
+                ServiceError::Unauthenticated("a bearer access token is required".into())
+            })?;
+            let principal = verifier
+                .verify(token)
+                .await
+                .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
+            if !policy.permits(&principal.roles) {
+                return Err(ServiceError::PermissionDenied(format!(
+                    "the caller's roles do not allow {}",
+                    policy.method
+                )));
+            }
+            Ok(Some((principal, token.into())))
+        }
+    }
+}
+
+/// A response body that records the call's code and latency when the trailers
+/// pass (or when the client goes away first).
+struct MeteredBody {
+    inner: Body,
+    pending: Option<(MethodMetrics, Instant, tracing::Span)>,
+}
+
+impl MeteredBody {
+    fn record(&mut self, code: i32) {
+        if let Some((metrics, started, span)) = self.pending.take() {
+            span.record("rpc.grpc.status_code", code);
+            metrics.finish(code, started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl http_body::Body for MeteredBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                    self.record(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.record(13),
+            Poll::Ready(None) => self.record(2),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for MeteredBody {
+    fn drop(&mut self) {
+        // The client cancelled before the trailers.
+        self.record(1);
+    }
+}

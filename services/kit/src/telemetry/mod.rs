@@ -1,0 +1,80 @@
+//! Telemetry in one place: `tracing` logs (JSON by default) carrying trace
+//! ids, OpenTelemetry traces exported over OTLP when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, W3C trace-context propagation, and
+//! the Prometheus metrics Grafana's gRPC dashboards expect.
+
+mod metrics;
+mod propagation;
+
+pub use metrics::{MethodMetrics, Metrics};
+pub use propagation::{extract_context, inject_current_context};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, with span fields (trace_id, rpc...).
+    Json,
+    /// Human-readable lines for a terminal.
+    Text,
+}
+
+/// Flushes pending spans when dropped (at the end of `main`).
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Installs the global subscriber and tracer. Call once, early in `main`.
+/// Spans always get OpenTelemetry ids (so logs carry a trace id); they are
+/// exported only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+pub fn init(service_name: &str, format: LogFormat) -> anyhow::Result<TelemetryGuard> {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(
+            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_owned()),
+        )
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("malha");
+    opentelemetry::global::set_tracer_provider(provider.clone());
+
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,sqlx=warn"));
+    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let result = match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .flatten_event(true),
+            )
+            .try_init(),
+        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+    };
+    // A second init (several apps in one test process) keeps the first subscriber.
+    let _ = result;
+    Ok(TelemetryGuard { provider })
+}

@@ -8,6 +8,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = Path::new("proto");
     let mut protos = Vec::new();
     collect_protos(&proto_root.join("malha"), &mut protos)?;
+    // Error-model types go into the descriptor set so grpcurl, the edge and
+    // Envoy can decode error details.
+    collect_protos(&proto_root.join("google/rpc"), &mut protos)?;
     protos.sort();
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -15,6 +15,9 @@ pub mod google {
     pub mod api {
         tonic::include_proto!("google.api");
     }
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
 }
 
 /// Malha's own packages, one module per `malha.<service>.v1`.
@@ -50,6 +53,8 @@ mod tests {
             "google/protobuf/timestamp.proto",
             "malha/auth/v1/options.proto",
             "malha/identity/v1/identity.proto",
+            "google/rpc/status.proto",
+            "google/rpc/error_details.proto",
         ] {
             assert!(files.contains(&needed), "{needed} missing from {files:?}");
         }

@@ -144,9 +144,12 @@ mod tests {
             ..Default::default()
         };
         let claims = serde_json::json!({"sub": "x", "exp": 4_000_000_000_i64});
-        let token =
-            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&key.private_pkcs8))
-                .unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_ed_der(&key.private_pkcs8),
+        )
+        .unwrap();
         let decoding = jsonwebtoken::DecodingKey::from_ed_components(&key.public_x).unwrap();
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
         validation.validate_aud = false;

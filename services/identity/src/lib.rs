@@ -37,9 +37,16 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
         ("admin", &["*"]),
         (
             "employee",
-            &["identity.people.read", "identity.users.read", "identity.customers.read"],
+            &[
+                "identity.people.read",
+                "identity.users.read",
+                "identity.customers.read",
+            ],
         ),
-        ("service", &["identity.customers.read", "identity.users.read"]),
+        (
+            "service",
+            &["identity.customers.read", "identity.users.read"],
+        ),
     ],
 };
 

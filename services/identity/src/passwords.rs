@@ -82,7 +82,11 @@ mod tests {
         let passwords = Passwords::new(2);
         let hash = passwords.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(passwords.verify("correct horse".into(), Some(hash.clone())).await);
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+        );
         assert!(!passwords.verify("wrong horse".into(), Some(hash)).await);
         assert!(!passwords.verify("correct horse".into(), None).await);
     }

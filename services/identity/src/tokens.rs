@@ -80,7 +80,8 @@ impl TokenIssuer {
             hash: hash_refresh(&token),
             token,
             expires_at: Utc::now()
-                + chrono::Duration::from_std(self.refresh_ttl).unwrap_or(chrono::Duration::days(30)),
+                + chrono::Duration::from_std(self.refresh_ttl)
+                    .unwrap_or(chrono::Duration::days(30)),
         }
     }
 }

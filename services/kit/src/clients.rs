@@ -16,7 +16,9 @@ use tower::Service;
 use crate::auth::BearerToken;
 use crate::config::Secret;
 use crate::telemetry::inject_current_context;
-use malha_api::identity::{IssueServiceTokenRequest, identity_service_client::IdentityServiceClient};
+use malha_api::identity::{
+    IssueServiceTokenRequest, identity_service_client::IdentityServiceClient,
+};
 
 /// A service account's client credentials.
 #[derive(Debug, Clone)]

@@ -73,9 +73,10 @@ pub struct ServeConfig {
 /// How tokens are issued and verified.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthConfig {
-    /// Where identity listens (JWKS, client credentials).
-    #[arg(long, env = "MALHA_IDENTITY_URL", default_value = "http://127.0.0.1:50051")]
-    pub identity_url: String,
+    /// Where identity listens (JWKS, client credentials). Defaults to this
+    /// process's own gRPC port when it hosts identity.
+    #[arg(long, env = "MALHA_IDENTITY_URL")]
+    pub identity_url: Option<String>,
 
     /// Expected `iss` of access tokens.
     #[arg(long, env = "MALHA_JWT_ISSUER", default_value = "malha")]
@@ -105,10 +106,10 @@ impl ServeConfig {
 }
 
 impl AuthConfig {
-    /// Defaults for tests and tools, pointing at identity on `identity_url`.
-    pub fn with_identity(identity_url: impl Into<String>) -> Self {
+    /// Defaults for tests and tools; identity is found in-process or at `identity_url`.
+    pub fn with_identity(identity_url: Option<String>) -> Self {
         Self {
-            identity_url: identity_url.into(),
+            identity_url,
             issuer: "malha".into(),
             audience: "malha".into(),
             access_token_ttl_seconds: 3600,

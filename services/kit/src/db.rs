@@ -49,9 +49,9 @@ pub async fn migrate(pool: &PgPool, schema: &Schema) -> anyhow::Result<()> {
         schema.name.replace('"', "")
     );
     sqlx::query(sqlx::AssertSqlSafe(ddl))
-    .execute(pool)
-    .await
-    .with_context(|| format!("creating schema {}", schema.name))?;
+        .execute(pool)
+        .await
+        .with_context(|| format!("creating schema {}", schema.name))?;
     schema
         .migrator
         .run(pool)

@@ -111,7 +111,11 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Unavailable(message) => {
                 tracing::warn!(error = %message, "dependency unavailable");
-                with_reason(Code::Unavailable, "service temporarily unavailable", "UNAVAILABLE")
+                with_reason(
+                    Code::Unavailable,
+                    "service temporarily unavailable",
+                    "UNAVAILABLE",
+                )
             }
             ServiceError::Internal(cause) => {
                 let incident = uuid::Uuid::now_v7();
@@ -142,7 +146,9 @@ fn with_reason(code: Code, message: &str, reason: &str) -> Status {
 impl From<sqlx::Error> for ServiceError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
-            sqlx::Error::RowNotFound => Self::NotFound { resource: "resource" },
+            sqlx::Error::RowNotFound => Self::NotFound {
+                resource: "resource",
+            },
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable(format!("database: {error}"))
             }
@@ -180,7 +186,11 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
         let bad = details.bad_request().expect("bad request details");
-        let fields: Vec<_> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(fields, ["cpf", "name"]);
     }
 

@@ -47,7 +47,10 @@ impl PageRequest {
         let limit = usize::try_from(self.size).unwrap_or(usize::MAX);
         if rows.len() > limit {
             rows.truncate(limit);
-            let token = rows.last().map(|r| URL_SAFE_NO_PAD.encode(key(r))).unwrap_or_default();
+            let token = rows
+                .last()
+                .map(|r| URL_SAFE_NO_PAD.encode(key(r)))
+                .unwrap_or_default();
             (rows, token)
         } else {
             (rows, String::new())

@@ -61,7 +61,11 @@ pub(super) async fn issue_token(
 ) -> ServiceResult<IssueServiceTokenResponse> {
     let mut v = Violations::new();
     v.check(!request.client_id.is_empty(), "client_id", "required");
-    v.check(!request.client_secret.is_empty(), "client_secret", "required");
+    v.check(
+        !request.client_secret.is_empty(),
+        "client_secret",
+        "required",
+    );
     v.finish()?;
     let refused = || ServiceError::Unauthenticated("invalid client credentials".into());
     let account = store::accounts::by_client_id(&identity.pool, &request.client_id)

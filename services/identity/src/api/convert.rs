@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
-use crate::store::{accounts::AccountRow, customers::CustomerRow, people::PersonRow, users::UserRow};
+use crate::store::{
+    accounts::AccountRow, customers::CustomerRow, people::PersonRow, users::UserRow,
+};
 use malha_api::identity::{Customer, CustomerKind, Person, PersonKind, ServiceAccount, User};
 
 pub(super) fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {

@@ -38,7 +38,10 @@ fn parse_cpf(v: &mut Violations, cpf: &str) -> Option<Cpf> {
     }
 }
 
-pub(super) async fn register(identity: &Identity, request: RegisterCustomerRequest) -> ServiceResult<RegisterCustomerResponse> {
+pub(super) async fn register(
+    identity: &Identity,
+    request: RegisterCustomerRequest,
+) -> ServiceResult<RegisterCustomerResponse> {
     let mut v = Violations::new();
     let cpf = parse_cpf(&mut v, &request.cpf);
     v.text(&request.name, "name", 200);
@@ -63,7 +66,10 @@ pub(super) async fn register(identity: &Identity, request: RegisterCustomerReque
     })
 }
 
-pub(super) async fn identify(identity: &Identity, request: IdentifyCustomerRequest) -> ServiceResult<IdentifyCustomerResponse> {
+pub(super) async fn identify(
+    identity: &Identity,
+    request: IdentifyCustomerRequest,
+) -> ServiceResult<IdentifyCustomerResponse> {
     let mut v = Violations::new();
     let cpf = parse_cpf(&mut v, &request.cpf);
     v.finish()?;
@@ -95,7 +101,10 @@ pub(super) async fn anonymous(
     })
 }
 
-pub(super) async fn get(identity: &Identity, request: GetCustomerRequest) -> ServiceResult<GetCustomerResponse> {
+pub(super) async fn get(
+    identity: &Identity,
+    request: GetCustomerRequest,
+) -> ServiceResult<GetCustomerResponse> {
     let mut v = Violations::new();
     let id = v.uuid(&request.customer_id, "customer_id");
     v.finish()?;
@@ -105,7 +114,10 @@ pub(super) async fn get(identity: &Identity, request: GetCustomerRequest) -> Ser
     })
 }
 
-pub(super) async fn list(identity: &Identity, request: ListCustomersRequest) -> ServiceResult<ListCustomersResponse> {
+pub(super) async fn list(
+    identity: &Identity,
+    request: ListCustomersRequest,
+) -> ServiceResult<ListCustomersResponse> {
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
     let rows = store::customers::list(&identity.pool, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());

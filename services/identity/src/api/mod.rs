@@ -23,7 +23,10 @@ fn reply<T>(result: malha_kit::ServiceResult<T>) -> Reply<T> {
 
 #[tonic::async_trait]
 impl IdentityService for Identity {
-    async fn bootstrap_admin(&self, r: Request<BootstrapAdminRequest>) -> Reply<BootstrapAdminResponse> {
+    async fn bootstrap_admin(
+        &self,
+        r: Request<BootstrapAdminRequest>,
+    ) -> Reply<BootstrapAdminResponse> {
         reply(people::bootstrap_admin(self, r.into_inner()).await)
     }
     async fn login(&self, r: Request<LoginRequest>) -> Reply<LoginResponse> {
@@ -35,13 +38,19 @@ impl IdentityService for Identity {
     async fn logout(&self, r: Request<LogoutRequest>) -> Reply<LogoutResponse> {
         reply(sessions::logout(self, r.into_inner()).await)
     }
-    async fn validate_token(&self, r: Request<ValidateTokenRequest>) -> Reply<ValidateTokenResponse> {
+    async fn validate_token(
+        &self,
+        r: Request<ValidateTokenRequest>,
+    ) -> Reply<ValidateTokenResponse> {
         reply(sessions::validate(self, r.into_inner()).await)
     }
     async fn get_jwks(&self, _: Request<GetJwksRequest>) -> Reply<GetJwksResponse> {
         reply(sessions::jwks(self).await)
     }
-    async fn rotate_signing_key(&self, _: Request<RotateSigningKeyRequest>) -> Reply<RotateSigningKeyResponse> {
+    async fn rotate_signing_key(
+        &self,
+        _: Request<RotateSigningKeyRequest>,
+    ) -> Reply<RotateSigningKeyResponse> {
         reply(sessions::rotate_key(self).await)
     }
     async fn create_person(&self, r: Request<CreatePersonRequest>) -> Reply<CreatePersonResponse> {
@@ -71,13 +80,22 @@ impl IdentityService for Identity {
     ) -> Reply<CreateServiceAccountResponse> {
         reply(accounts::create(self, r.into_inner()).await)
     }
-    async fn issue_service_token(&self, r: Request<IssueServiceTokenRequest>) -> Reply<IssueServiceTokenResponse> {
+    async fn issue_service_token(
+        &self,
+        r: Request<IssueServiceTokenRequest>,
+    ) -> Reply<IssueServiceTokenResponse> {
         reply(accounts::issue_token(self, r.into_inner()).await)
     }
-    async fn register_customer(&self, r: Request<RegisterCustomerRequest>) -> Reply<RegisterCustomerResponse> {
+    async fn register_customer(
+        &self,
+        r: Request<RegisterCustomerRequest>,
+    ) -> Reply<RegisterCustomerResponse> {
         reply(customers::register(self, r.into_inner()).await)
     }
-    async fn identify_customer(&self, r: Request<IdentifyCustomerRequest>) -> Reply<IdentifyCustomerResponse> {
+    async fn identify_customer(
+        &self,
+        r: Request<IdentifyCustomerRequest>,
+    ) -> Reply<IdentifyCustomerResponse> {
         reply(customers::identify(self, r.into_inner()).await)
     }
     async fn create_anonymous_customer(
@@ -89,7 +107,10 @@ impl IdentityService for Identity {
     async fn get_customer(&self, r: Request<GetCustomerRequest>) -> Reply<GetCustomerResponse> {
         reply(customers::get(self, r.into_inner()).await)
     }
-    async fn list_customers(&self, r: Request<ListCustomersRequest>) -> Reply<ListCustomersResponse> {
+    async fn list_customers(
+        &self,
+        r: Request<ListCustomersRequest>,
+    ) -> Reply<ListCustomersResponse> {
         reply(customers::list(self, r.into_inner()).await)
     }
 }

@@ -91,7 +91,11 @@ pub(super) async fn bootstrap_admin(
     tx.commit().await?;
     tracing::info!(user = %user_id, "bootstrapped the first administrator");
 
-    let tokens = sessions::issue_pair(identity, &sessions::user_subject(&user_id.to_string(), &user)).await?;
+    let tokens = sessions::issue_pair(
+        identity,
+        &sessions::user_subject(&user_id.to_string(), &user),
+    )
+    .await?;
     Ok(BootstrapAdminResponse {
         person: Some(convert::person(person)),
         user: Some(convert::user(user)),
@@ -99,11 +103,18 @@ pub(super) async fn bootstrap_admin(
     })
 }
 
-pub(super) async fn create_person(identity: &Identity, request: CreatePersonRequest) -> ServiceResult<CreatePersonResponse> {
+pub(super) async fn create_person(
+    identity: &Identity,
+    request: CreatePersonRequest,
+) -> ServiceResult<CreatePersonResponse> {
     let mut v = Violations::new();
     check_person(&mut v, &request.name, &request.email);
     let kind = person_kind(request.kind);
-    v.check(kind.is_some(), "kind", "must be PERSON_KIND_EMPLOYEE or PERSON_KIND_ADMINISTRATOR");
+    v.check(
+        kind.is_some(),
+        "kind",
+        "must be PERSON_KIND_EMPLOYEE or PERSON_KIND_ADMINISTRATOR",
+    );
     let request_id = v.request_id(&request.request_id);
     v.finish()?;
     let row = store::people::create(
@@ -121,7 +132,10 @@ pub(super) async fn create_person(identity: &Identity, request: CreatePersonRequ
     })
 }
 
-pub(super) async fn get_person(identity: &Identity, request: GetPersonRequest) -> ServiceResult<GetPersonResponse> {
+pub(super) async fn get_person(
+    identity: &Identity,
+    request: GetPersonRequest,
+) -> ServiceResult<GetPersonResponse> {
     let mut v = Violations::new();
     let id = v.uuid(&request.person_id, "person_id");
     v.finish()?;
@@ -131,7 +145,10 @@ pub(super) async fn get_person(identity: &Identity, request: GetPersonRequest) -
     })
 }
 
-pub(super) async fn create_user(identity: &Identity, request: CreateUserRequest) -> ServiceResult<CreateUserResponse> {
+pub(super) async fn create_user(
+    identity: &Identity,
+    request: CreateUserRequest,
+) -> ServiceResult<CreateUserResponse> {
     let mut v = Violations::new();
     let person_id = v.uuid(&request.person_id, "person_id");
     check_credentials(&mut v, &request.username, &request.password);
@@ -144,7 +161,11 @@ pub(super) async fn create_user(identity: &Identity, request: CreateUserRequest)
     if let Some(request_id) = request_id
         && let Ok(existing) = store::users::by_request_id(&identity.pool, request_id).await
     {
-        let tokens = sessions::issue_pair(identity, &sessions::user_subject(&existing.id.to_string(), &existing)).await?;
+        let tokens = sessions::issue_pair(
+            identity,
+            &sessions::user_subject(&existing.id.to_string(), &existing),
+        )
+        .await?;
         return Ok(CreateUserResponse {
             user: Some(convert::user(existing)),
             tokens: Some(tokens),
@@ -170,14 +191,21 @@ pub(super) async fn create_user(identity: &Identity, request: CreateUserRequest)
         None => store::users::by_request_id(&mut *tx, request_id.unwrap_or_default()).await?,
     };
     tx.commit().await?;
-    let tokens = sessions::issue_pair(identity, &sessions::user_subject(&user.id.to_string(), &user)).await?;
+    let tokens = sessions::issue_pair(
+        identity,
+        &sessions::user_subject(&user.id.to_string(), &user),
+    )
+    .await?;
     Ok(CreateUserResponse {
         user: Some(convert::user(user)),
         tokens: Some(tokens),
     })
 }
 
-pub(super) async fn get_user(identity: &Identity, request: GetUserRequest) -> ServiceResult<GetUserResponse> {
+pub(super) async fn get_user(
+    identity: &Identity,
+    request: GetUserRequest,
+) -> ServiceResult<GetUserResponse> {
     let mut v = Violations::new();
     let id = v.uuid(&request.user_id, "user_id");
     v.finish()?;
@@ -187,7 +215,10 @@ pub(super) async fn get_user(identity: &Identity, request: GetUserRequest) -> Se
     })
 }
 
-pub(super) async fn list_users(identity: &Identity, request: ListUsersRequest) -> ServiceResult<ListUsersResponse> {
+pub(super) async fn list_users(
+    identity: &Identity,
+    request: ListUsersRequest,
+) -> ServiceResult<ListUsersResponse> {
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
     let rows = store::users::list(&identity.pool, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());
@@ -197,7 +228,10 @@ pub(super) async fn list_users(identity: &Identity, request: ListUsersRequest) -
     })
 }
 
-pub(super) async fn set_user_roles(identity: &Identity, request: SetUserRolesRequest) -> ServiceResult<SetUserRolesResponse> {
+pub(super) async fn set_user_roles(
+    identity: &Identity,
+    request: SetUserRolesRequest,
+) -> ServiceResult<SetUserRolesResponse> {
     let mut v = Violations::new();
     let id: Uuid = v.uuid(&request.user_id, "user_id");
     let roles = roles::parse_roles(&request.roles)

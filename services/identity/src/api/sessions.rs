@@ -19,7 +19,10 @@ const BAD_CREDENTIALS: &str = "invalid username or password";
 
 /// Issues an access token and, for users and customers, the first refresh
 /// token of a new family.
-pub(super) async fn issue_pair(identity: &Identity, subject: &TokenSubject<'_>) -> ServiceResult<TokenPair> {
+pub(super) async fn issue_pair(
+    identity: &Identity,
+    subject: &TokenSubject<'_>,
+) -> ServiceResult<TokenPair> {
     let (access_token, expires_in) = identity.tokens.access_token(subject).await?;
     let kind = match subject.kind {
         SubjectKind::User => "user",
@@ -39,7 +42,10 @@ pub(super) async fn issue_pair(identity: &Identity, subject: &TokenSubject<'_>) 
     store::tokens::insert(
         &identity.pool,
         Uuid::now_v7(),
-        &Subject { kind: kind.into(), id },
+        &Subject {
+            kind: kind.into(),
+            id,
+        },
         &refresh.hash,
         refresh.expires_at,
     )
@@ -53,7 +59,10 @@ pub(super) async fn issue_pair(identity: &Identity, subject: &TokenSubject<'_>) 
     })
 }
 
-pub(super) async fn login(identity: &Identity, request: LoginRequest) -> ServiceResult<LoginResponse> {
+pub(super) async fn login(
+    identity: &Identity,
+    request: LoginRequest,
+) -> ServiceResult<LoginResponse> {
     let mut v = Violations::new();
     v.text(&request.username, "username", 64);
     v.check(!request.password.is_empty(), "password", "required");
@@ -99,9 +108,16 @@ pub(super) fn user_subject<'a>(id: &'a str, user: &'a store::users::UserRow) -> 
     }
 }
 
-pub(super) async fn refresh(identity: &Identity, request: RefreshTokenRequest) -> ServiceResult<RefreshTokenResponse> {
+pub(super) async fn refresh(
+    identity: &Identity,
+    request: RefreshTokenRequest,
+) -> ServiceResult<RefreshTokenResponse> {
     let mut v = Violations::new();
-    v.check(!request.refresh_token.is_empty(), "refresh_token", "required");
+    v.check(
+        !request.refresh_token.is_empty(),
+        "refresh_token",
+        "required",
+    );
     v.finish()?;
     let next = identity.tokens.new_refresh();
     let rotation = store::tokens::rotate(
@@ -119,13 +135,18 @@ pub(super) async fn refresh(identity: &Identity, request: RefreshTokenRequest) -
             ));
         }
         Rotation::Refused(_) | Rotation::Unknown => {
-            return Err(ServiceError::Unauthenticated("invalid refresh token".into()));
+            return Err(ServiceError::Unauthenticated(
+                "invalid refresh token".into(),
+            ));
         }
     };
     let id = subject.id.to_string();
     let (access_token, expires_in) = if subject.kind == "user" {
         let user = store::users::get(&identity.pool, subject.id).await?;
-        identity.tokens.access_token(&user_subject(&id, &user)).await?
+        identity
+            .tokens
+            .access_token(&user_subject(&id, &user))
+            .await?
     } else {
         let customer = store::customers::get(&identity.pool, subject.id).await?;
         identity
@@ -144,16 +165,26 @@ pub(super) async fn refresh(identity: &Identity, request: RefreshTokenRequest) -
     })
 }
 
-pub(super) async fn logout(identity: &Identity, request: LogoutRequest) -> ServiceResult<LogoutResponse> {
+pub(super) async fn logout(
+    identity: &Identity,
+    request: LogoutRequest,
+) -> ServiceResult<LogoutResponse> {
     let mut v = Violations::new();
-    v.check(!request.refresh_token.is_empty(), "refresh_token", "required");
+    v.check(
+        !request.refresh_token.is_empty(),
+        "refresh_token",
+        "required",
+    );
     v.finish()?;
     // Unknown tokens are not an error: logout is idempotent.
     store::tokens::revoke_family_of(&identity.pool, &hash_refresh(&request.refresh_token)).await?;
     Ok(LogoutResponse {})
 }
 
-pub(super) async fn validate(identity: &Identity, request: ValidateTokenRequest) -> ServiceResult<ValidateTokenResponse> {
+pub(super) async fn validate(
+    identity: &Identity,
+    request: ValidateTokenRequest,
+) -> ServiceResult<ValidateTokenResponse> {
     let mut v = Violations::new();
     v.check(!request.access_token.is_empty(), "access_token", "required");
     v.finish()?;
@@ -196,7 +227,10 @@ fn claims(identity: &Identity, p: &malha_kit::auth::Principal) -> Claims {
 
 use malha_api::identity::SubjectKind as SubjectKind_;
 
-pub(super) fn me(identity: &Identity, request: &tonic::Request<GetMeRequest>) -> ServiceResult<GetMeResponse> {
+pub(super) fn me(
+    identity: &Identity,
+    request: &tonic::Request<GetMeRequest>,
+) -> ServiceResult<GetMeResponse> {
     let principal = malha_kit::auth::caller(request)?;
     Ok(GetMeResponse {
         claims: Some(claims(identity, &principal)),
@@ -214,7 +248,7 @@ pub(super) async fn rotate_key(identity: &Identity) -> ServiceResult<RotateSigni
     // Keep the old key published while tokens it signed may still be in use.
     let publish_for = identity.tokens.access_ttl + std::time::Duration::from_secs(120);
     let keys: Arc<crate::keys::Loaded> = identity.tokens.keys.rotate(publish_for).await?;
-    let _ = identity.verifier.refresh(true).await;
+    let _ = identity.verifier.refresh().await;
     Ok(RotateSigningKeyResponse {
         kid: keys.active_kid.clone(),
         published_kids: keys.published.iter().map(|k| k.kid.clone()).collect(),

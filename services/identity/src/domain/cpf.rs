@@ -59,7 +59,11 @@ fn check_digit(digits: &[u8]) -> u8 {
         .map(|(i, d)| usize::from(*d) * (weight_start - i))
         .sum();
     let rest = sum % 11;
-    if rest < 2 { 0 } else { u8::try_from(11 - rest).unwrap_or(0) }
+    if rest < 2 {
+        0
+    } else {
+        u8::try_from(11 - rest).unwrap_or(0)
+    }
 }
 
 impl fmt::Display for Cpf {
@@ -75,11 +79,22 @@ mod tests {
 
     #[test]
     fn accepts_valid_numbers_with_or_without_punctuation() {
-        for valid in ["529.982.247-25", "52998224725", "111.444.777-35", "935.411.347-80"] {
+        for valid in [
+            "529.982.247-25",
+            "52998224725",
+            "111.444.777-35",
+            "935.411.347-80",
+        ] {
             assert!(Cpf::parse(valid).is_ok(), "{valid}");
         }
-        assert_eq!(Cpf::parse("529.982.247-25").unwrap().digits(), "52998224725");
-        assert_eq!(Cpf::parse("52998224725").unwrap().to_string(), "529.982.247-25");
+        assert_eq!(
+            Cpf::parse("529.982.247-25").unwrap().digits(),
+            "52998224725"
+        );
+        assert_eq!(
+            Cpf::parse("52998224725").unwrap().to_string(),
+            "529.982.247-25"
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ mod tests {
         );
         assert!(parse_roles(&[]).is_err());
         assert!(parse_roles(&["root".into()]).is_err());
-        assert!(parse_roles(&["customer".into()]).is_err(), "customers are not users");
+        assert!(
+            parse_roles(&["customer".into()]).is_err(),
+            "customers are not users"
+        );
     }
 }

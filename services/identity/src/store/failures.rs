@@ -13,10 +13,12 @@ pub async fn get(pool: &PgPool, username: &str) -> ServiceResult<Failures> {
             .bind(username)
             .fetch_optional(pool)
             .await?;
-    Ok(row.map_or_else(Failures::default, |(count, locked_until)| Failures {
-        count,
-        locked_until,
-    }))
+    Ok(
+        row.map_or_else(Failures::default, |(count, locked_until)| Failures {
+            count,
+            locked_until,
+        }),
+    )
 }
 
 /// Stores the record after a failure.

@@ -25,7 +25,10 @@ pub struct NewPerson<'a> {
 }
 
 /// Inserts the person; `None` when `request_id` was already used.
-pub async fn insert(db: impl PgExecutor<'_>, new: &NewPerson<'_>) -> ServiceResult<Option<PersonRow>> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    new: &NewPerson<'_>,
+) -> ServiceResult<Option<PersonRow>> {
     Ok(sqlx::query_as(
         "INSERT INTO people (id, name, email, kind, request_id) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (request_id) DO NOTHING
@@ -45,12 +48,14 @@ pub async fn create(pool: &PgPool, new: &NewPerson<'_>) -> ServiceResult<PersonR
     if let Some(row) = insert(pool, new).await? {
         return Ok(row);
     }
-    Ok(sqlx::query_as(
-        "SELECT id, name, email, kind, created_at FROM people WHERE request_id = $1",
+    Ok(
+        sqlx::query_as(
+            "SELECT id, name, email, kind, created_at FROM people WHERE request_id = $1",
+        )
+        .bind(new.request_id)
+        .fetch_one(pool)
+        .await?,
     )
-    .bind(new.request_id)
-    .fetch_one(pool)
-    .await?)
 }
 
 /// The person with `id`.

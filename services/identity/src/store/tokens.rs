@@ -57,14 +57,21 @@ pub async fn rotate(
     new_expires_at: DateTime<Utc>,
 ) -> ServiceResult<Rotation> {
     let mut tx = pool.begin().await?;
-    let row: Option<(Uuid, Uuid, String, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        sqlx::query_as(
-            "SELECT id, family_id, subject_kind, subject_id, expires_at, used_at, revoked_at
+    let row: Option<(
+        Uuid,
+        Uuid,
+        String,
+        Uuid,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    )> = sqlx::query_as(
+        "SELECT id, family_id, subject_kind, subject_id, expires_at, used_at, revoked_at
                FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
-        )
-        .bind(old)
-        .fetch_optional(&mut *tx)
-        .await?;
+    )
+    .bind(old)
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some((id, family, kind, subject_id, expires_at, used_at, revoked_at)) = row else {
         return Ok(Rotation::Unknown);
     };

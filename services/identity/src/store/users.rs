@@ -52,7 +52,12 @@ pub async fn insert(tx: &mut PgConnection, new: &NewUser<'_>) -> ServiceResult<O
     .bind(new.request_id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| unique_username(e, "a user with this username or for this person already exists"))?;
+    .map_err(|e| {
+        unique_username(
+            e,
+            "a user with this username or for this person already exists",
+        )
+    })?;
     if let Some(id) = id {
         set_roles(tx, id, new.roles).await?;
     }
@@ -67,7 +72,11 @@ fn unique_username(error: sqlx::Error, message: &str) -> ServiceError {
 }
 
 /// Replaces the user's roles in `tx`.
-pub async fn set_roles(tx: &mut PgConnection, user_id: Uuid, roles: &[String]) -> ServiceResult<()> {
+pub async fn set_roles(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    roles: &[String],
+) -> ServiceResult<()> {
     sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)

@@ -42,7 +42,13 @@ impl TokenCache {
             .then(|| Arc::clone(&entry.principal))
     }
 
-    pub(super) fn insert(&self, key: [u8; 32], principal: Arc<Principal>, generation: u64, now: i64) {
+    pub(super) fn insert(
+        &self,
+        key: [u8; 32],
+        principal: Arc<Principal>,
+        generation: u64,
+        now: i64,
+    ) {
         let mut entries = self.entries.lock();
         if entries.len() >= self.capacity {
             entries.retain(|_, e| e.generation == generation && e.principal.expires_at > now);
@@ -50,7 +56,13 @@ impl TokenCache {
                 entries.clear();
             }
         }
-        entries.insert(key, Entry { principal, generation });
+        entries.insert(
+            key,
+            Entry {
+                principal,
+                generation,
+            },
+        );
     }
 }
 

@@ -31,8 +31,7 @@ impl RolePermissions {
     /// True when any of `roles` grants `permission`.
     pub fn allows(&self, roles: &[String], permission: &str) -> bool {
         self.grants.iter().any(|(role, perms)| {
-            roles.iter().any(|r| r == role)
-                && perms.iter().any(|p| *p == "*" || *p == permission)
+            roles.iter().any(|r| r == role) && perms.iter().any(|p| *p == "*" || *p == permission)
         })
     }
 }
@@ -89,7 +88,10 @@ pub fn declared_rule(method: &MethodDescriptor) -> anyhow::Result<Option<AccessR
         return Ok(None);
     }
     let Value::Message(rule) = options.get_extension(&extension).into_owned() else {
-        bail!("malha.auth.v1.rule on {} is not a message", method.full_name());
+        bail!(
+            "malha.auth.v1.rule on {} is not a message",
+            method.full_name()
+        );
     };
     let rule = if rule.has_field_by_name("public") {
         AccessRule::Public
@@ -174,7 +176,10 @@ mod tests {
             }
         }
         assert!(count > 0, "the contract has RPCs");
-        assert!(undeclared.is_empty(), "RPCs without (malha.auth.v1.rule): {undeclared:?}");
+        assert!(
+            undeclared.is_empty(),
+            "RPCs without (malha.auth.v1.rule): {undeclared:?}"
+        );
     }
 
     #[test]
@@ -184,9 +189,13 @@ mod tests {
             grants: &[("admin", &["*"]), ("employee", &["identity.people.read"])],
         };
         let table = PolicyTable::build(&[&PERMS]).unwrap();
-        let login = table.get("/malha.identity.v1.IdentityService/Login").unwrap();
+        let login = table
+            .get("/malha.identity.v1.IdentityService/Login")
+            .unwrap();
         assert_eq!(login.rule, Some(AccessRule::Public));
-        let list = table.get("/malha.identity.v1.IdentityService/ListCustomers").unwrap();
+        let list = table
+            .get("/malha.identity.v1.IdentityService/ListCustomers")
+            .unwrap();
         assert_eq!(
             list.rule,
             Some(AccessRule::Permission("identity.customers.read".into()))

@@ -73,7 +73,7 @@ struct Inner {
     source: KeySource,
     validation: Validation,
     keys: RwLock<Arc<KeySet>>,
-    refresh: tokio::sync::Mutex<Option<Instant>>,
+    last_miss: tokio::sync::Mutex<Option<Instant>>,
     cache: TokenCache,
 }
 
@@ -85,8 +85,9 @@ pub struct Verifier {
 
 /// Tokens remembered after verification.
 const CACHE_CAPACITY: usize = 100_000;
-/// At most one key fetch per this interval when tokens name unknown keys.
-const REFRESH_COOLDOWN: Duration = Duration::from_secs(5);
+/// After a fetch that did not find a token's kid, unknown kids are refused
+/// without fetching for this long.
+const MISS_COOLDOWN: Duration = Duration::from_secs(5);
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 60;
 
@@ -107,7 +108,7 @@ impl Verifier {
                     generation: 0,
                     keys: HashMap::new(),
                 })),
-                refresh: tokio::sync::Mutex::new(None),
+                last_miss: tokio::sync::Mutex::new(None),
                 cache: TokenCache::new(CACHE_CAPACITY),
             }),
         }
@@ -123,7 +124,10 @@ impl Verifier {
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         if header.alg != Algorithm::EdDSA
-            || !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(TOKEN_TYPE))
+            || !header
+                .typ
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(TOKEN_TYPE))
         {
             return Err(AuthError::Invalid);
         }
@@ -146,25 +150,36 @@ impl Verifier {
         Ok(principal)
     }
 
-    /// The key set if it holds `kid`, refreshing it once (rate-limited) if not.
+    /// The key set if it holds `kid`, fetching the keys again if not. Only
+    /// one fetch runs at a time, and after a fetch that did not find the
+    /// requested kid, further unknown kids wait out a cooldown (so forged
+    /// kids cannot turn every request into a key fetch).
     async fn key_set_with(&self, kid: &str) -> Option<Arc<KeySet>> {
         let current = Arc::clone(&self.inner.keys.read());
         if current.keys.contains_key(kid) {
             return Some(current);
         }
-        // Errors are logged by refresh; the caller sees an unknown key.
-        let _ = self.refresh(false).await;
+        let mut last_miss = self.inner.last_miss.lock().await;
         let current = Arc::clone(&self.inner.keys.read());
-        current.keys.contains_key(kid).then_some(current)
+        if current.keys.contains_key(kid) {
+            return Some(current);
+        }
+        if last_miss.is_some_and(|t| t.elapsed() < MISS_COOLDOWN) {
+            return None;
+        }
+        // Errors are logged by refresh; the caller sees an unknown key.
+        let _ = self.refresh().await;
+        let current = Arc::clone(&self.inner.keys.read());
+        if current.keys.contains_key(kid) {
+            Some(current)
+        } else {
+            *last_miss = Some(Instant::now());
+            None
+        }
     }
 
-    /// Fetches the keys again. Without `force`, at most once per cooldown.
-    pub async fn refresh(&self, force: bool) -> anyhow::Result<()> {
-        let mut last = self.inner.refresh.lock().await;
-        if !force && last.is_some_and(|t| t.elapsed() < REFRESH_COOLDOWN) {
-            return Ok(());
-        }
-        *last = Some(Instant::now());
+    /// Fetches the keys now.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
         let fetched = match fetch_keys(&self.inner.source).await {
             Ok(keys) => keys,
             Err(error) => {
@@ -197,7 +212,7 @@ impl Verifier {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let _ = verifier.refresh(true).await;
+                let _ = verifier.refresh().await;
             }
         });
     }

@@ -120,8 +120,7 @@ where
             async {
                 match authorize(&shared.verifier, &route.policy, request.headers()).await {
                     Ok(Some((principal, token))) => {
-                        tracing::Span::current()
-                            .record("enduser.id", principal.subject.as_str());
+                        tracing::Span::current().record("enduser.id", principal.subject.as_str());
                         request.extensions_mut().insert(Caller(principal));
                         request.extensions_mut().insert(BearerToken(token));
                     }

@@ -75,11 +75,15 @@ impl RunningServer {
         self.task.await.context("server task panicked")?
     }
 
-    /// Drains on SIGTERM or Ctrl-C, then returns when stopped.
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+    /// Drains when `signal` resolves (see [`shutdown_signal`]), then returns
+    /// when stopped.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let stop = self.stop.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            signal.await;
             tracing::info!("shutdown signal received; draining");
             let _ = stop.send(true);
         });
@@ -87,20 +91,19 @@ impl RunningServer {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when
+/// this is called, not when first polled, so call it first thing in `main`:
+/// a signal during start-up is then handled once serving begins.
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {},
             _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }
 
 /// Starts serving; returns once both listeners accept connections.

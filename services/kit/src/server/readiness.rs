@@ -49,6 +49,10 @@ pub(super) fn spawn(
         .map(|s| (s.permissions().service, s.dependencies()))
         .collect();
     tokio::spawn(async move {
+        // tonic-health starts "" as SERVING; nothing is ready until probed.
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
         let mut last: Vec<Option<bool>> = vec![None; services.len()];
         loop {
             let mut all = true;
@@ -67,7 +71,7 @@ pub(super) fn spawn(
             if *stop.borrow() {
                 return;
             }
-            if flag.swap(all, Ordering::AcqRel) != all || last.is_empty() {
+            if flag.swap(all, Ordering::AcqRel) != all {
                 health.set_service_status("", status(all)).await;
             }
             tokio::select! {

@@ -1,0 +1,64 @@
+//! `malha keys generate|rotate|list`: identity's signing keys, straight in
+//! its database (DATABASE_URL), for operators.
+
+use std::time::Duration;
+
+use malha_identity::keys::KeyRing;
+use malha_kit::config::Secret;
+
+use crate::targets;
+
+/// Arguments of `keys`.
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+    /// PostgreSQL URL of identity's database.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<Secret>,
+    /// Access-token lifetime: a retired key stays published this long (plus 2 min).
+    #[arg(
+        long,
+        env = "MALHA_ACCESS_TOKEN_TTL_SECONDS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub access_token_ttl_seconds: u64,
+}
+
+/// Key operations.
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create the first signing key if there is none.
+    Generate,
+    /// Start signing with a new key; the old one stays published until its tokens expire.
+    Rotate,
+    /// Print the published keys (JWKS).
+    List,
+}
+
+pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
+    let url = args
+        .database_url
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not set (malha up prints it)"))?;
+    let identity = targets::resolve("identity")?[0];
+    let pool = targets::pool(url.expose(), identity, 2)?;
+    malha_kit::db::migrate(&pool, identity.schema).await?;
+    let ring = KeyRing::new(pool);
+    let loaded = match args.command {
+        KeysCommand::Generate | KeysCommand::List => ring.reload().await,
+        KeysCommand::Rotate => {
+            ring.rotate(Duration::from_secs(args.access_token_ttl_seconds + 120))
+                .await
+        }
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("signing key: {}", loaded.active_kid);
+    for key in &loaded.published {
+        println!(
+            "{}",
+            serde_json::json!({"kty": key.kty, "crv": key.crv, "x": key.x, "kid": key.kid, "alg": key.alg, "use": key.key_use})
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The command line: `serve`, `up`, `migrate`, `keys`, `seed`, `token`,
+//! `targets`, `descriptor`.
+
+mod keys;
+pub mod seed;
+mod serve;
+mod token;
+pub mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::targets;
+use malha_kit::config::Secret;
+use malha_kit::telemetry::{self, LogFormat};
+
+/// Malha: gRPC microservices for five real backends, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "malha", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format (default: json for `serve`, text otherwise).
+    #[arg(long, env = "MALHA_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve one, several or all services (`--target identity,orders` or `all`).
+    Serve(serve::ServeArgs),
+    /// Run everything locally: private PostgreSQL, migrations, demo data, every service.
+    Up(up::UpArgs),
+    /// Apply a target's migrations to DATABASE_URL and exit (the Helm hook runs this).
+    Migrate {
+        /// Targets to migrate (`all` or a list).
+        #[arg(long, env = "MALHA_TARGET", default_value = "all")]
+        target: String,
+        /// PostgreSQL URL.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Secret,
+    },
+    /// Manage identity's signing keys.
+    Keys(keys::KeysArgs),
+    /// Load demo data for every system into a running Malha.
+    Seed(seed::SeedArgs),
+    /// Print an access token for grpcurl: `-H "authorization: Bearer $(malha token)"`.
+    Token(token::TokenArgs),
+    /// List the deployable targets (`--graph`: with the targets each one calls).
+    Targets {
+        /// Print `<target> <callees or ->` per line.
+        #[arg(long)]
+        graph: bool,
+    },
+    /// Write the contract's descriptor set (for Envoy and other tools).
+    Descriptor {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let default_format = match cli.command {
+        Command::Serve(_) => LogFormat::Json,
+        _ => LogFormat::Text,
+    };
+    let _telemetry = telemetry::init("malha", cli.log_format.unwrap_or(default_format))?;
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Up(args) => up::run(args).await,
+        Command::Migrate {
+            target,
+            database_url,
+        } => migrate(&target, &database_url).await,
+        Command::Keys(args) => keys::run(args).await,
+        Command::Seed(args) => seed::run(args).await,
+        Command::Token(args) => token::run(args).await,
+        Command::Targets { graph } => {
+            for target in targets::TARGETS {
+                if graph {
+                    let calls = if target.calls.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        target.calls.join(",")
+                    };
+                    println!("{} {calls}", target.name);
+                } else {
+                    println!("{}", target.name);
+                }
+            }
+            Ok(())
+        }
+        Command::Descriptor { out } => {
+            std::fs::write(&out, malha_api::FILE_DESCRIPTOR_SET)?;
+            eprintln!("wrote {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(spec: &str, url: &Secret) -> anyhow::Result<()> {
+    for target in targets::resolve(spec)? {
+        let pool = targets::pool(url.expose(), target, 2)?;
+        malha_kit::db::migrate(&pool, target.schema).await?;
+        println!("migrated {}", target.name);
+    }
+    Ok(())
+}

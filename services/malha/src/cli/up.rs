@@ -1,0 +1,117 @@
+//! `malha up`: everything on this machine with one command. Without
+//! DATABASE_URL it runs a private PostgreSQL from the machine's server
+//! binaries in a data directory of its own (reused by the next `up`),
+//! migrates, serves every target, loads demo data, prints where everything
+//! is, and stops it all on Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
+use crate::{app, targets};
+use malha_kit::config::{Secret, ServeConfig};
+use malha_testkit::{PgBinaries, PgCluster};
+
+/// Arguments of `up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Where `up` keeps its PostgreSQL data (reused between runs).
+    #[arg(long, env = "MALHA_DATA_DIR", default_value = ".malha")]
+    pub data_dir: PathBuf,
+
+    /// Port of the private PostgreSQL.
+    #[arg(long, env = "MALHA_PG_PORT", default_value_t = 54329)]
+    pub pg_port: u16,
+
+    /// Skip loading the demo data.
+    #[arg(long)]
+    pub no_seed: bool,
+
+    #[command(flatten)]
+    pub config: ServeConfig,
+}
+
+pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
+    let signal = malha_kit::server::shutdown_signal()?;
+    let mut cluster = None;
+    if args.config.database_url.is_none() {
+        PgBinaries::find()?;
+        std::fs::create_dir_all(&args.data_dir)
+            .with_context(|| format!("creating {}", args.data_dir.display()))?;
+        let data_dir = std::fs::canonicalize(&args.data_dir)?.join("postgres");
+        eprintln!(
+            "starting PostgreSQL in {} on port {}",
+            data_dir.display(),
+            args.pg_port
+        );
+        let pg = PgCluster::start(&data_dir, args.pg_port).await?;
+        pg.create_database("malha").await?;
+        args.config.database_url = Some(Secret::new(pg.url("malha")));
+        cluster = Some(pg);
+    }
+
+    let targets = targets::resolve("all")?;
+    let server = app::start(&args.config, &targets).await?;
+    let grpc = format!("http://127.0.0.1:{}", server.grpc_addr.port());
+    wait_until_serving(&grpc, Duration::from_secs(60)).await?;
+    if !args.no_seed {
+        seed::demo(&grpc).await.context("loading the demo data")?;
+    }
+    print_banner(&args, &server);
+
+    let result = server.run_until(signal).await;
+    if let Some(pg) = cluster {
+        eprintln!("stopping PostgreSQL");
+        pg.stop().await;
+    }
+    eprintln!("malha stopped");
+    result
+}
+
+/// Polls `grpc.health.v1` until the overall status is SERVING.
+pub async fn wait_until_serving(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        if let Ok(channel) = tonic::transport::Endpoint::from_shared(url.to_owned())?
+            .connect()
+            .await
+            && let Ok(response) = HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+            && response.into_inner().status == ServingStatus::Serving as i32
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < timeout,
+            "Malha did not become SERVING within {timeout:?}; see the log above"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer) {
+    let grpc = server.grpc_addr.port();
+    let admin = server.admin_addr.port();
+    let database = args.config.database_url.as_ref().map_or("", Secret::expose);
+    println!(
+        "\nMalha is up.\n\
+         \n  gRPC (every service, reflection, health)  localhost:{grpc}\
+         \n  metrics                                   http://localhost:{admin}/metrics\
+         \n  liveness / readiness                      http://localhost:{admin}/healthz  /readyz\
+         \n  PostgreSQL                                {database}\
+         \n\n  demo administrator   username {DEMO_ADMIN_USERNAME}  password {DEMO_ADMIN_PASSWORD}\
+         \n  demo employee        username ana    password malha-employee\
+         \n  demo customer        CPF {DEMO_CUSTOMER_CPF}\
+         \n\n  try:  grpcurl -plaintext localhost:{grpc} list\
+         \n        TOKEN=$(malha token)\
+         \n        grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" localhost:{grpc} malha.identity.v1.IdentityService/ListCustomers\
+         \n\nCtrl-C stops everything.\n"
+    );
+}

@@ -1,0 +1,106 @@
+//! Every service the binary can host, by target name, with the schema it
+//! owns and the targets it calls (the graph the mesh policies allow).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use malha_kit::config::ServeConfig;
+use malha_kit::db::{self, PgPool, Schema};
+use malha_kit::server::Hosted;
+
+/// A deployable service.
+pub struct Target {
+    /// The name used with `--target`.
+    pub name: &'static str,
+    /// Its database schema and migrations.
+    pub schema: &'static Schema,
+    /// Targets it calls over gRPC.
+    pub calls: &'static [&'static str],
+}
+
+/// Every target, in start-up order.
+pub static TARGETS: &[Target] = &[Target {
+    name: "identity",
+    schema: &malha_identity::SCHEMA,
+    calls: &[],
+}];
+
+/// Resolves `identity,orders` or `all` to targets; unknown names are an error
+/// that lists the known ones.
+pub fn resolve(spec: &str) -> anyhow::Result<Vec<&'static Target>> {
+    if spec.trim() == "all" {
+        return Ok(TARGETS.iter().collect());
+    }
+    let mut out: Vec<&'static Target> = Vec::new();
+    for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let target = TARGETS.iter().find(|t| t.name == name).ok_or_else(|| {
+            let known: Vec<_> = TARGETS.iter().map(|t| t.name).collect();
+            anyhow::anyhow!(
+                "unknown target {name:?}; known targets: all, {}",
+                known.join(", ")
+            )
+        })?;
+        if !out.iter().any(|t| t.name == name) {
+            out.push(target);
+        }
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "no target given; use --target all or a list"
+    );
+    Ok(out)
+}
+
+/// Builds the hosted service of `target` over `pool`.
+pub fn build(
+    target: &Target,
+    pool: PgPool,
+    config: &ServeConfig,
+    migrated: Arc<AtomicBool>,
+) -> Arc<dyn Hosted> {
+    match target.name {
+        "identity" => Arc::new(malha_identity::Identity::new(
+            pool,
+            malha_identity::IdentityConfig {
+                issuer: config.auth.issuer.clone(),
+                audience: config.auth.audience.clone(),
+                access_ttl: std::time::Duration::from_secs(config.auth.access_token_ttl_seconds),
+                refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
+            },
+            migrated,
+        )),
+        other => unreachable!("target {other} is listed in TARGETS but not built"),
+    }
+}
+
+/// A pool for `target` in its own schema.
+pub fn pool(url: &str, target: &Target, max_connections: u32) -> anyhow::Result<PgPool> {
+    db::pool(url, target.schema, max_connections)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_lists_all_and_refuses_unknown_names() {
+        assert_eq!(resolve("all").unwrap().len(), TARGETS.len());
+        assert_eq!(resolve("identity, identity").unwrap().len(), 1);
+        let error = resolve("identity,nope").err().unwrap().to_string();
+        assert!(error.contains("unknown target \"nope\""), "{error}");
+        assert!(error.contains("identity"), "{error}");
+    }
+
+    #[test]
+    fn every_call_names_a_real_target() {
+        for target in TARGETS {
+            for call in target.calls {
+                assert!(
+                    TARGETS.iter().any(|t| t.name == *call),
+                    "{} calls {call}",
+                    target.name
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! End to end: the real `malha up` binary on a fresh data directory, driven
+//! over the network by a gRPC client, grpcurl, and an independent JWT
+//! library; stopped with SIGTERM and started again on the same data.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jwt_compact::{AlgorithmExt, TimeOptions, UntrustedToken, alg::Ed25519};
+use tonic::Code;
+
+use crate::helpers::authed;
+use malha_api::identity::identity_service_client::IdentityServiceClient;
+use malha_api::identity::*;
+
+struct Up {
+    child: Child,
+    url: String,
+    grpc_port: u16,
+}
+
+impl Up {
+    async fn start(data_dir: &Path, pg_port: u16) -> Self {
+        let grpc_port = malha_testkit::free_port();
+        let admin_port = malha_testkit::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_malha"))
+            .arg("up")
+            .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
+            .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
+            .args(["--pg-port", &pg_port.to_string()])
+            .env("MALHA_DATA_DIR", data_dir)
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data_dir.join("up.log")).unwrap())
+            .spawn()
+            .expect("running the malha binary");
+        let url = format!("http://127.0.0.1:{grpc_port}");
+        let up = Self {
+            child,
+            url,
+            grpc_port,
+        };
+        if let Err(error) =
+            malha::cli::up::wait_until_serving(&up.url, Duration::from_secs(90)).await
+        {
+            let log = std::fs::read_to_string(data_dir.join("up.log")).unwrap_or_default();
+            panic!("{error:#}\n--- malha up's log ---\n{log}");
+        }
+        // Serving comes before the demo data; wait for the admin to exist.
+        let started = Instant::now();
+        while up.login("admin", "malha-admin").await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "demo admin never appeared"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        up
+    }
+
+    async fn client(&self) -> IdentityServiceClient<tonic::transport::Channel> {
+        IdentityServiceClient::connect(self.url.clone())
+            .await
+            .unwrap()
+    }
+
+    async fn login(&self, username: &str, password: &str) -> Result<TokenPair, tonic::Status> {
+        let mut client = IdentityServiceClient::connect(self.url.clone())
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        Ok(client
+            .login(LoginRequest {
+                username: username.into(),
+                password: password.into(),
+            })
+            .await?
+            .into_inner()
+            .tokens
+            .unwrap())
+    }
+
+    /// SIGTERM, then the exit status must be success within the grace period.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "malha up exited with {status}");
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "malha up did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn grpcurl() -> String {
+    let candidates = [
+        Some("grpcurl".to_owned()),
+        std::env::var("HOME")
+            .ok()
+            .map(|h| format!("{h}/go/bin/grpcurl")),
+    ];
+    for candidate in candidates.into_iter().flatten() {
+        if Command::new(&candidate).arg("-version").output().is_ok() {
+            return candidate;
+        }
+    }
+    panic!(
+        "grpcurl not found on PATH or in ~/go/bin; install it with: \
+         go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3 (./dev test does this)"
+    );
+}
+
+#[tokio::test]
+async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    // The private PostgreSQL may run as an unprivileged user: let it in.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let pg_port = malha_testkit::free_port();
+    let up = Up::start(dir.path(), pg_port).await;
+
+    // grpcurl sees the services through reflection.
+    let listed = Command::new(grpcurl())
+        .args(["-plaintext", &format!("127.0.0.1:{}", up.grpc_port), "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("malha.identity.v1.IdentityService"),
+        "{listed}"
+    );
+    assert!(listed.contains("grpc.health.v1.Health"), "{listed}");
+
+    // The demo admin logs in; authorization holds over the network.
+    let admin = up.login("admin", "malha-admin").await.unwrap();
+    let mut client = up.client().await;
+    client
+        .list_customers(authed(ListCustomersRequest::default(), &admin.access_token))
+        .await
+        .expect("admin lists customers");
+    let customer = client
+        .create_anonymous_customer(CreateAnonymousCustomerRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap()
+        .access_token;
+    let denied = client
+        .list_customers(authed(ListCustomersRequest::default(), &customer))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let anonymous = client
+        .list_customers(ListCustomersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+
+    // An independent JWT library verifies the token against GetJwks.
+    let jwks = client
+        .get_jwks(GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys;
+    let untrusted = UntrustedToken::new(&admin.access_token).unwrap();
+    let kid = untrusted.header().key_id.clone().unwrap();
+    let jwk = jwks.iter().find(|k| k.kid == kid).expect("kid published");
+    use base64::Engine;
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&jwk.x)
+        .unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&x.try_into().unwrap()).unwrap();
+    let token = Ed25519
+        .validator::<serde_json::Value>(&key)
+        .validate(&untrusted)
+        .expect("signature verifies with jwt-compact");
+    token
+        .claims()
+        .validate_expiration(&TimeOptions::new(
+            chrono::Duration::seconds(60),
+            chrono::Utc::now,
+        ))
+        .expect("not expired");
+    assert_eq!(token.claims().custom["username"], "admin");
+    assert_eq!(token.claims().custom["roles"][0], "admin");
+
+    up.stop();
+
+    // A second `malha up` reuses its data: same admin, same key.
+    let again = Up::start(dir.path(), pg_port).await;
+    let relogin = again.login("admin", "malha-admin").await.unwrap();
+    let header = UntrustedToken::new(&relogin.access_token).unwrap();
+    assert_eq!(header.header().key_id.as_deref(), Some(kid.as_str()));
+    again.stop();
+}

@@ -1,0 +1,179 @@
+//! `TestApp`: a Malha server on port 0 over a fresh database, with typed
+//! client helpers named after what they do.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tonic::transport::Channel;
+
+use malha::{app, targets};
+use malha_api::identity::identity_service_client::IdentityServiceClient;
+use malha_api::identity::*;
+use malha_kit::config::{AuthConfig, Secret, ServeConfig};
+use malha_kit::server::RunningServer;
+
+pub const ADMIN: (&str, &str) = ("root", "correct horse battery");
+
+pub struct TestApp {
+    pub server: RunningServer,
+    pub url: String,
+    pub database_url: String,
+}
+
+pub fn config(database_url: &str) -> ServeConfig {
+    ServeConfig {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(Secret::new(database_url)),
+        db_max_connections: 5,
+        migrate_on_start: true,
+        auth: AuthConfig::with_identity(None),
+        shutdown_delay_seconds: 0,
+        shutdown_grace_seconds: 5,
+    }
+}
+
+impl TestApp {
+    /// Every target over a fresh database, SERVING.
+    pub async fn spawn() -> Self {
+        let db = malha_testkit::fresh_database()
+            .await
+            .expect("a fresh database");
+        let app = Self::start(&config(&db.url)).await;
+        malha::cli::up::wait_until_serving(&app.url, Duration::from_secs(30))
+            .await
+            .expect("the app becomes SERVING");
+        app
+    }
+
+    /// Starts without waiting for readiness.
+    pub async fn start(config: &ServeConfig) -> Self {
+        let server = app::start(config, &targets::resolve("all").unwrap())
+            .await
+            .expect("the app starts");
+        Self {
+            url: url(server.grpc_addr),
+            database_url: config.database_url.as_ref().unwrap().expose().to_owned(),
+            server,
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn identity(&self) -> IdentityServiceClient<Channel> {
+        IdentityServiceClient::new(self.channel().await)
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.server.admin_addr)
+    }
+
+    /// Bootstraps the first administrator and returns its tokens.
+    pub async fn bootstrap_admin(&self) -> TokenPair {
+        self.identity()
+            .await
+            .bootstrap_admin(BootstrapAdminRequest {
+                name: "Root Admin".into(),
+                email: "root@example.com".into(),
+                username: ADMIN.0.into(),
+                password: ADMIN.1.into(),
+            })
+            .await
+            .expect("bootstrap")
+            .into_inner()
+            .tokens
+            .unwrap()
+    }
+
+    /// An administrator's access token.
+    pub async fn admin_token(&self) -> String {
+        self.bootstrap_admin().await.access_token
+    }
+
+    /// Creates an employee user and returns its access token.
+    pub async fn employee_token(&self, admin: &str, username: &str) -> String {
+        let mut identity = self.identity().await;
+        let person = identity
+            .create_person(authed(
+                CreatePersonRequest {
+                    name: "Employee".into(),
+                    email: format!("{username}@example.com"),
+                    kind: PersonKind::Employee as i32,
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .person
+            .unwrap();
+        identity
+            .create_user(authed(
+                CreateUserRequest {
+                    person_id: person.id,
+                    username: username.into(),
+                    password: "employee password".into(),
+                    roles: vec!["employee".into()],
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .tokens
+            .unwrap()
+            .access_token
+    }
+
+    /// An anonymous customer's access token.
+    pub async fn customer_token(&self) -> String {
+        self.identity()
+            .await
+            .create_anonymous_customer(CreateAnonymousCustomerRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .tokens
+            .unwrap()
+            .access_token
+    }
+}
+
+pub fn url(addr: SocketAddr) -> String {
+    format!("http://127.0.0.1:{}", addr.port())
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// The field names of an INVALID_ARGUMENT's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use prost::Message;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let details = malha_api::google::rpc::Status::decode(status.details()).unwrap();
+    details
+        .details
+        .iter()
+        .filter(|any| any.type_url.ends_with("google.rpc.BadRequest"))
+        .flat_map(|any| {
+            malha_api::google::rpc::BadRequest::decode(any.value.as_slice())
+                .unwrap()
+                .field_violations
+        })
+        .map(|v| v.field)
+        .collect()
+}

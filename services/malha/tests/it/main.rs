@@ -1,0 +1,10 @@
+//! Integration and end-to-end tests of Malha: real PostgreSQL (started by
+//! the test support crate), real gRPC over real sockets, the real binary.
+//! One test binary, so the whole suite links once.
+
+mod authz;
+mod e2e;
+mod helpers;
+mod identity;
+mod kit;
+mod security;

@@ -130,6 +130,28 @@ impl KeyRing {
     }
 }
 
+/// The ring's published keys as a verification key source, so identity
+/// verifies tokens exactly like every other service does.
+pub struct Published(pub Arc<KeyRing>);
+
+impl malha_kit::auth::FetchKeys for Published {
+    fn fetch(
+        &self,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<malha_kit::auth::PublicKey>>> {
+        Box::pin(async move {
+            let loaded = self.0.reload().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(loaded
+                .published
+                .iter()
+                .map(|k| malha_kit::auth::PublicKey {
+                    kid: k.kid.clone(),
+                    x: k.x.clone(),
+                })
+                .collect())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,24 +180,3 @@ mod tests {
     }
 }
 
-/// The ring's published keys as a verification key source, so identity
-/// verifies tokens exactly like every other service does.
-pub struct Published(pub Arc<KeyRing>);
-
-impl malha_kit::auth::FetchKeys for Published {
-    fn fetch(
-        &self,
-    ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<malha_kit::auth::PublicKey>>> {
-        Box::pin(async move {
-            let loaded = self.0.reload().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(loaded
-                .published
-                .iter()
-                .map(|k| malha_kit::auth::PublicKey {
-                    kid: k.kid.clone(),
-                    x: k.x.clone(),
-                })
-                .collect())
-        })
-    }
-}

@@ -63,7 +63,7 @@ pub async fn start(
         verifier,
         shutdown_delay,
         shutdown_grace,
-        max_connection_age: Duration::from_secs(300),
+        max_connection_age: Duration::from_secs(config.max_connection_age_seconds),
     })
 }
 

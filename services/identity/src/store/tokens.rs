@@ -39,6 +39,18 @@ pub async fn insert(
     Ok(())
 }
 
+/// A stored refresh token, as rotation reads it.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: Uuid,
+    family_id: Uuid,
+    subject_kind: String,
+    subject_id: Uuid,
+    expires_at: DateTime<Utc>,
+    used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
 /// The result of presenting a refresh token.
 pub enum Rotation {
     /// Spent; the new token (already stored) continues `family` for `subject`.
@@ -57,22 +69,23 @@ pub async fn rotate(
     new_expires_at: DateTime<Utc>,
 ) -> ServiceResult<Rotation> {
     let mut tx = pool.begin().await?;
-    let row: Option<(
-        Uuid,
-        Uuid,
-        String,
-        Uuid,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-    )> = sqlx::query_as(
+    let row: Option<TokenRow> = sqlx::query_as(
         "SELECT id, family_id, subject_kind, subject_id, expires_at, used_at, revoked_at
                FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(old)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((id, family, kind, subject_id, expires_at, used_at, revoked_at)) = row else {
+    let Some(TokenRow {
+        id,
+        family_id: family,
+        subject_kind: kind,
+        subject_id,
+        expires_at,
+        used_at,
+        revoked_at,
+    }) = row
+    else {
         return Ok(Rotation::Unknown);
     };
     let outcome = RefreshState {

@@ -12,15 +12,15 @@ use malha_api::identity::*;
 use malha_kit::config::{AuthConfig, Secret, ServeConfig};
 use malha_kit::server::RunningServer;
 
-pub const ADMIN: (&str, &str) = ("root", "correct horse battery");
+pub(crate) const ADMIN: (&str, &str) = ("root", "correct horse battery");
 
-pub struct TestApp {
-    pub server: RunningServer,
-    pub url: String,
-    pub database_url: String,
+pub(crate) struct TestApp {
+    pub(crate) server: RunningServer,
+    pub(crate) url: String,
+    pub(crate) database_url: String,
 }
 
-pub fn config(database_url: &str) -> ServeConfig {
+pub(crate) fn config(database_url: &str) -> ServeConfig {
     ServeConfig {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         admin_addr: "127.0.0.1:0".parse().unwrap(),
@@ -30,12 +30,13 @@ pub fn config(database_url: &str) -> ServeConfig {
         auth: AuthConfig::with_identity(None),
         shutdown_delay_seconds: 0,
         shutdown_grace_seconds: 5,
+        max_connection_age_seconds: 300,
     }
 }
 
 impl TestApp {
     /// Every target over a fresh database, SERVING.
-    pub async fn spawn() -> Self {
+    pub(crate) async fn spawn() -> Self {
         let db = malha_testkit::fresh_database()
             .await
             .expect("a fresh database");
@@ -47,7 +48,7 @@ impl TestApp {
     }
 
     /// Starts without waiting for readiness.
-    pub async fn start(config: &ServeConfig) -> Self {
+    pub(crate) async fn start(config: &ServeConfig) -> Self {
         let server = app::start(config, &targets::resolve("all").unwrap())
             .await
             .expect("the app starts");
@@ -58,7 +59,7 @@ impl TestApp {
         }
     }
 
-    pub async fn channel(&self) -> Channel {
+    pub(crate) async fn channel(&self) -> Channel {
         Channel::from_shared(self.url.clone())
             .unwrap()
             .connect()
@@ -66,16 +67,12 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn identity(&self) -> IdentityServiceClient<Channel> {
+    pub(crate) async fn identity(&self) -> IdentityServiceClient<Channel> {
         IdentityServiceClient::new(self.channel().await)
     }
 
-    pub fn admin_url(&self) -> String {
-        format!("http://{}", self.server.admin_addr)
-    }
-
     /// Bootstraps the first administrator and returns its tokens.
-    pub async fn bootstrap_admin(&self) -> TokenPair {
+    pub(crate) async fn bootstrap_admin(&self) -> TokenPair {
         self.identity()
             .await
             .bootstrap_admin(BootstrapAdminRequest {
@@ -92,12 +89,12 @@ impl TestApp {
     }
 
     /// An administrator's access token.
-    pub async fn admin_token(&self) -> String {
+    pub(crate) async fn admin_token(&self) -> String {
         self.bootstrap_admin().await.access_token
     }
 
     /// Creates an employee user and returns its access token.
-    pub async fn employee_token(&self, admin: &str, username: &str) -> String {
+    pub(crate) async fn employee_token(&self, admin: &str, username: &str) -> String {
         let mut identity = self.identity().await;
         let person = identity
             .create_person(authed(
@@ -134,7 +131,7 @@ impl TestApp {
     }
 
     /// An anonymous customer's access token.
-    pub async fn customer_token(&self) -> String {
+    pub(crate) async fn customer_token(&self) -> String {
         self.identity()
             .await
             .create_anonymous_customer(CreateAnonymousCustomerRequest::default())
@@ -147,12 +144,12 @@ impl TestApp {
     }
 }
 
-pub fn url(addr: SocketAddr) -> String {
+pub(crate) fn url(addr: SocketAddr) -> String {
     format!("http://127.0.0.1:{}", addr.port())
 }
 
 /// `message` with `authorization: Bearer <token>`.
-pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+pub(crate) fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()
@@ -161,7 +158,7 @@ pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
 }
 
 /// The field names of an INVALID_ARGUMENT's BadRequest details.
-pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
     use prost::Message;
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let details = malha_api::google::rpc::Status::decode(status.details()).unwrap();

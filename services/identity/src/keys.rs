@@ -179,4 +179,3 @@ mod tests {
         assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).is_ok());
     }
 }
-

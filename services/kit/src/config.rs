@@ -67,7 +67,11 @@ pub struct ServeConfig {
 
     /// Seconds after which a client connection is asked to reconnect, so
     /// long-lived HTTP/2 connections rebalance across replicas after scale-out.
-    #[arg(long, env = "MALHA_GRPC_MAX_CONNECTION_AGE_SECONDS", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "MALHA_GRPC_MAX_CONNECTION_AGE_SECONDS",
+        default_value_t = 300
+    )]
     pub max_connection_age_seconds: u64,
 
     /// Seconds in-flight calls get to finish once the listener closes.

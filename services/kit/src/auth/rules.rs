@@ -141,6 +141,23 @@ impl PolicyTable {
                 );
             }
         }
+        // Health is public infrastructure (probes, load balancers), but it
+        // is metered and traced like every other RPC.
+        static HEALTH: RolePermissions = RolePermissions {
+            service: "grpc.health.v1.Health",
+            grants: &[],
+        };
+        let health: Arc<str> = HEALTH.service.into();
+        for (method, kind) in [("Check", "unary"), ("Watch", "server_stream")] {
+            let policy = MethodPolicy {
+                service: Arc::clone(&health),
+                method: method.into(),
+                kind,
+                rule: Some(AccessRule::Public),
+                permissions: &HEALTH,
+            };
+            methods.insert(format!("/{health}/{method}"), Arc::new(policy));
+        }
         Ok(Self { methods })
     }
 

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `up`, `migrate`, `keys`, `seed`, `token`,
 //! `targets`, `descriptor`.
 
+mod bench;
 mod keys;
 pub mod seed;
 mod serve;
@@ -55,6 +56,8 @@ pub enum Command {
         #[arg(long)]
         graph: bool,
     },
+    /// Measure the kit's overhead and ValidateToken (req/s, p50, p99, ratios).
+    Bench(bench::BenchArgs),
     /// Write the contract's descriptor set (for Envoy and other tools).
     Descriptor {
         /// Output file.
@@ -80,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => keys::run(args).await,
         Command::Seed(args) => seed::run(args).await,
         Command::Token(args) => token::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Targets { graph } => {
             for target in targets::TARGETS {
                 if graph {

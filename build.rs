@@ -23,8 +23,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_if_changed(false)
         .compile_with_config(config, &protos, &[proto_root.to_path_buf(), well_known])?;
 
+    write_module_tree(&out_dir)?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
+}
+
+/// Writes nested `pub mod` blocks, one per package prost generated code for
+/// (`<package>.rs` in OUT_DIR); so adding a `.proto` needs no Rust edit.
+fn write_module_tree(out_dir: &Path) -> std::io::Result<()> {
+    use std::collections::BTreeSet;
+    let mut packages = BTreeSet::new();
+    for entry in std::fs::read_dir(out_dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(package) = name.strip_suffix(".rs")
+            && package != "packages"
+        {
+            packages.insert(package.to_owned());
+        }
+    }
+    #[derive(Default)]
+    struct Node {
+        children: std::collections::BTreeMap<String, Node>,
+        package: Option<String>,
+    }
+    let mut root = Node::default();
+    for package in &packages {
+        let mut node = &mut root;
+        for part in package.split('.') {
+            node = node.children.entry(part.to_owned()).or_default();
+        }
+        node.package = Some(package.clone());
+    }
+    fn render(node: &Node, depth: usize, out: &mut String) {
+        let pad = "    ".repeat(depth);
+        if let Some(package) = &node.package {
+            out.push_str(&format!(
+                "{pad}include!(concat!(env!(\"OUT_DIR\"), \"/{package}.rs\"));\n"
+            ));
+        }
+        for (name, child) in &node.children {
+            out.push_str(&format!("{pad}pub mod {name} {{\n"));
+            render(child, depth + 1, out);
+            out.push_str(&format!("{pad}}}\n"));
+        }
+    }
+    let mut text = String::new();
+    render(&root, 0, &mut text);
+    std::fs::write(out_dir.join("packages.rs"), text)
 }
 
 fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    // `prost::Name` on every message: event types are named by their full name.
+    config.enable_type_names();
 
     let well_known = protoc_bin_vendored::include_path()?;
     tonic_prost_build::configure()

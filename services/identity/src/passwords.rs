@@ -16,9 +16,11 @@ pub struct Passwords {
 }
 
 impl Default for Passwords {
+    /// Half the cores (at least one): a login storm may take that much CPU,
+    /// the rest stays free for every other RPC.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Self::new(cores)
+        Self::new(cores / 2)
     }
 }
 

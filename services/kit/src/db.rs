@@ -57,6 +57,10 @@ pub async fn migrate(pool: &PgPool, schema: &Schema) -> anyhow::Result<()> {
         .run(pool)
         .await
         .with_context(|| format!("applying the migrations of {}", schema.name))?;
+    crate::events::MIGRATOR
+        .run(pool)
+        .await
+        .with_context(|| format!("creating the event tables of {}", schema.name))?;
     Ok(())
 }
 
@@ -70,4 +74,12 @@ pub async fn is_reachable(pool: &PgPool) -> bool {
         .await,
         Ok(Ok(1))
     )
+}
+
+/// Resolves once `migrated` is set (background workers start after the
+/// schema exists).
+pub async fn wait_migrated(migrated: &std::sync::atomic::AtomicBool) {
+    while !migrated.load(std::sync::atomic::Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

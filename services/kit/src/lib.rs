@@ -8,6 +8,7 @@
 //! - [`error`]: one error type mapped to `tonic::Status` in one place.
 //! - [`db`]: PostgreSQL pools, one schema per service, embedded migrations.
 //! - [`clients`]: outgoing gRPC with deadlines, token and trace propagation.
+//! - [`events`]: transactional outbox, relay to NATS JetStream, exactly-once consumers.
 //! - [`page`]: page tokens for list RPCs.
 
 pub mod auth;
@@ -15,9 +16,11 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod page;
 pub mod server;
 pub mod telemetry;
+pub mod time;
 pub mod validate;
 
 pub use error::{ServiceError, ServiceResult};

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::targets::{self, Target};
 use malha_kit::auth::{KeySource, Verifier};
 use malha_kit::config::ServeConfig;
+use malha_kit::events::EventBus;
 use malha_kit::server::{self, RunningServer, ServerSpec};
 
 /// Starts serving `targets` with `config`. Never fails because the database
@@ -26,6 +27,10 @@ pub async fn start(
         .context("DATABASE_URL is not set (or use `malha up`, which runs its own PostgreSQL)")?
         .expose()
         .to_owned();
+    let bus = match &config.nats_url {
+        Some(url) => Some(EventBus::connect(url).await?),
+        None => None,
+    };
     let mut services = Vec::with_capacity(targets.len());
     for target in targets {
         let pool = targets::pool(&url, target, config.db_max_connections)?;
@@ -33,7 +38,13 @@ pub async fn start(
         if config.migrate_on_start {
             spawn_migrations(target, pool.clone(), Arc::clone(&migrated));
         }
-        services.push(targets::build(target, pool, config, migrated));
+        services.push(targets::build(
+            target,
+            pool,
+            config,
+            migrated,
+            bus.as_ref(),
+        )?);
     }
 
     let grpc = TcpListener::bind(config.grpc_addr)

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use malha_kit::config::ServeConfig;
 use malha_kit::db::{self, PgPool, Schema};
+use malha_kit::events::EventBus;
 use malha_kit::server::Hosted;
 
 /// A deployable service.
@@ -19,11 +20,28 @@ pub struct Target {
 }
 
 /// Every target, in start-up order.
-pub static TARGETS: &[Target] = &[Target {
-    name: "identity",
-    schema: &malha_identity::SCHEMA,
-    calls: &[],
-}];
+pub static TARGETS: &[Target] = &[
+    Target {
+        name: "identity",
+        schema: &malha_identity::SCHEMA,
+        calls: &[],
+    },
+    Target {
+        name: "projects",
+        schema: &malha_projects::SCHEMA,
+        calls: &["identity"],
+    },
+    Target {
+        name: "inventory",
+        schema: &malha_inventory::SCHEMA,
+        calls: &["identity"],
+    },
+    Target {
+        name: "suppliers",
+        schema: &malha_suppliers::SCHEMA,
+        calls: &["identity"],
+    },
+];
 
 /// Resolves `identity,orders` or `all` to targets; unknown names are an error
 /// that lists the known ones.
@@ -51,14 +69,24 @@ pub fn resolve(spec: &str) -> anyhow::Result<Vec<&'static Target>> {
     Ok(out)
 }
 
-/// Builds the hosted service of `target` over `pool`.
+/// Builds the hosted service of `target` over `pool` (and the event bus, for
+/// services that publish or consume events).
 pub fn build(
     target: &Target,
     pool: PgPool,
     config: &ServeConfig,
     migrated: Arc<AtomicBool>,
-) -> Arc<dyn Hosted> {
-    match target.name {
+    bus: Option<&EventBus>,
+) -> anyhow::Result<Arc<dyn Hosted>> {
+    let bus = || {
+        bus.cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "MALHA_NATS_URL is required to serve {} (it publishes or consumes events)",
+                target.name
+            )
+        })
+    };
+    Ok(match target.name {
         "identity" => Arc::new(malha_identity::Identity::new(
             pool,
             malha_identity::IdentityConfig {
@@ -69,8 +97,11 @@ pub fn build(
             },
             migrated,
         )),
+        "projects" => Arc::new(malha_projects::Projects::new(pool, bus()?, migrated)),
+        "inventory" => Arc::new(malha_inventory::Inventory::new(pool, bus()?, migrated)),
+        "suppliers" => Arc::new(malha_suppliers::Suppliers::new(pool, migrated)),
         other => unreachable!("target {other} is listed in TARGETS but not built"),
-    }
+    })
 }
 
 /// A pool for `target` in its own schema.

@@ -1,4 +1,4 @@
-//! Test support for Malha: starts a private PostgreSQL server from the machine's own server binaries (no Docker, nothing assumed running) and hands each test a fresh database; `malha up` uses the same code with a persistent data directory.
+//! Test support for Malha: starts a private NATS server (see [`NatsServer`]) and a private PostgreSQL server from the machine's own server binaries (no Docker, nothing assumed running) and hands each test a fresh database; `malha up` uses the same code with a persistent data directory.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -8,11 +8,13 @@
 //! ```
 
 mod binaries;
+mod nats;
 mod ports;
 mod postgres;
 mod process;
 
 pub use binaries::PgBinaries;
+pub use nats::{NATS_INSTALL_HINT, NatsServer, find_nats_server};
 pub use ports::free_port;
 pub use postgres::PgCluster;
 

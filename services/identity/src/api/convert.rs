@@ -9,10 +9,7 @@ use crate::store::{
 use malha_api::identity::{Customer, CustomerKind, Person, PersonKind, ServiceAccount, User};
 
 pub(super) fn timestamp(at: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+    malha_kit::time::to_proto(at)
 }
 
 pub(super) fn person(row: PersonRow) -> Person {

@@ -34,6 +34,11 @@ pub trait Hosted: Send + Sync + 'static {
     fn register(&self, routes: &mut RoutesBuilder);
     /// What must be reachable for it to serve.
     fn dependencies(&self) -> Vec<Dependency>;
+    /// Starts its background work (outbox relay, event consumers), which
+    /// must end when `stop` turns true.
+    fn start_background(&self, stop: watch::Receiver<bool>) {
+        let _ = stop;
+    }
 }
 
 /// Everything needed to start a server.
@@ -131,6 +136,9 @@ pub fn start(spec: ServerSpec) -> anyhow::Result<RunningServer> {
     routes.add_service(reflection().build_v1alpha()?);
 
     let (stop, stop_rx) = watch::channel(false);
+    for service in &spec.services {
+        service.start_background(stop_rx.clone());
+    }
     let ready = readiness::spawn(health.clone(), &spec.services, stop_rx.clone());
     let admin = admin::serve(spec.admin, metrics, ready, stop_rx.clone());
 
@@ -143,6 +151,12 @@ pub fn start(spec: ServerSpec) -> anyhow::Result<RunningServer> {
     let server = tonic::transport::Server::builder()
         .max_connection_age(spec.max_connection_age)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // Browsers speak gRPC-Web over HTTP/1.1 (or h2).
+        .accept_http1(true)
+        // Layers run outermost first. gRPC-Web is translated before anything
+        // else, so the kit layer (trace, auth, metrics) sees every call as
+        // plain gRPC, and its errors are translated back for the browser.
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(layer)
         .add_routes(routes.routes());
 

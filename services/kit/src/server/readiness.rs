@@ -22,6 +22,8 @@ pub enum Dependency {
         /// Set once the service's migrations are applied.
         migrated: Arc<AtomicBool>,
     },
+    /// The event bus.
+    Nats(Box<crate::events::EventBus>),
 }
 
 impl Dependency {
@@ -30,6 +32,7 @@ impl Dependency {
             Self::Postgres { pool, migrated } => {
                 migrated.load(Ordering::Acquire) && crate::db::is_reachable(pool).await
             }
+            Self::Nats(bus) => bus.is_connected(),
         }
     }
 }

@@ -36,9 +36,23 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber and tracer. Call once, early in `main`.
+/// Logs go to stderr, so command output on stdout (`malha token`) stays clean.
 /// Spans always get OpenTelemetry ids (so logs carry a trace id); they are
 /// exported only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 pub fn init(service_name: &str, format: LogFormat) -> anyhow::Result<TelemetryGuard> {
+    init_with(
+        service_name,
+        format,
+        "info,h2=warn,hyper=warn,tower=warn,sqlx=warn",
+    )
+}
+
+/// [`init`] with the filter used when `RUST_LOG` is unset (tools pass `warn`).
+pub fn init_with(
+    service_name: &str,
+    format: LogFormat,
+    default_filter: &str,
+) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
@@ -58,21 +72,24 @@ pub fn init(service_name: &str, format: LogFormat) -> anyhow::Result<TelemetryGu
     let tracer = provider.tracer("malha");
     opentelemetry::global::set_tracer_provider(provider.clone());
 
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let otel = tracing_opentelemetry::layer().with_tracer(tracer);
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .with_current_span(true)
                     .with_span_list(false)
                     .flatten_event(true),
             )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
     };
     // A second init (several apps in one test process) keeps the first subscriber.
     let _ = result;

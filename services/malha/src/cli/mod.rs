@@ -1,7 +1,8 @@
 //! The command line: `serve`, `up`, `migrate`, `keys`, `seed`, `token`,
-//! `targets`, `descriptor`.
+//! `targets`, `descriptor`, `openapi`.
 
 mod bench;
+mod events;
 mod keys;
 pub mod seed;
 mod serve;
@@ -44,6 +45,8 @@ pub enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Secret,
     },
+    /// Watch the event bus: `malha events tail [subject]`.
+    Events(events::EventsArgs),
     /// Manage identity's signing keys.
     Keys(keys::KeysArgs),
     /// Load demo data for every system into a running Malha.
@@ -64,6 +67,12 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the OpenAPI 3.1 document of the JSON edge (stdout without --out).
+    Openapi {
+        /// Output file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs a parsed command line.
@@ -72,7 +81,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(_) => LogFormat::Json,
         _ => LogFormat::Text,
     };
-    let _telemetry = telemetry::init("malha", cli.log_format.unwrap_or(default_format))?;
+    // Servers log at info; one-shot tools only warn, so their output stays readable.
+    let filter = match cli.command {
+        Command::Serve(_) | Command::Up(_) => "info,h2=warn,hyper=warn,tower=warn,sqlx=warn",
+        _ => "warn",
+    };
+    let _telemetry =
+        telemetry::init_with("malha", cli.log_format.unwrap_or(default_format), filter)?;
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Up(args) => up::run(args).await,
@@ -81,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database_url,
         } => migrate(&target, &database_url).await,
         Command::Keys(args) => keys::run(args).await,
+        Command::Events(args) => events::run(args).await,
         Command::Seed(args) => seed::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::Bench(args) => bench::run(args).await,
@@ -102,6 +118,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Descriptor { out } => {
             std::fs::write(&out, malha_api::FILE_DESCRIPTOR_SET)?;
             eprintln!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Openapi { out } => {
+            let text = serde_json::to_string_pretty(&malha_edge::openapi())? + "\n";
+            match out {
+                Some(out) => {
+                    std::fs::write(&out, text)?;
+                    eprintln!("wrote {}", out.display());
+                }
+                None => print!("{text}"),
+            }
             Ok(())
         }
     }

@@ -14,7 +14,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
 use crate::{app, targets};
 use malha_kit::config::{Secret, ServeConfig};
-use malha_testkit::{PgBinaries, PgCluster};
+use malha_testkit::{NatsServer, PgBinaries, PgCluster};
 
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,14 @@ pub struct UpArgs {
     #[arg(long, env = "MALHA_PG_PORT", default_value_t = 54329)]
     pub pg_port: u16,
 
+    /// Port of the private NATS server.
+    #[arg(long, env = "MALHA_NATS_PORT", default_value_t = 4222)]
+    pub nats_port: u16,
+
+    /// Where the JSON edge listens (HTTP/JSON for every RPC, OpenAPI at /openapi.json).
+    #[arg(long, env = "MALHA_EDGE_ADDR", default_value = "0.0.0.0:8080")]
+    pub edge_addr: std::net::SocketAddr,
+
     /// Skip loading the demo data.
     #[arg(long)]
     pub no_seed: bool,
@@ -37,12 +45,24 @@ pub struct UpArgs {
 
 pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     let signal = malha_kit::server::shutdown_signal()?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let root = std::fs::canonicalize(&args.data_dir)?;
+    let mut nats = None;
+    if args.config.nats_url.is_none() {
+        malha_testkit::find_nats_server()?;
+        eprintln!(
+            "starting nats-server (JetStream) on port {}",
+            args.nats_port
+        );
+        let server = NatsServer::start_persistent(&root.join("nats"), args.nats_port).await?;
+        args.config.nats_url = Some(server.url());
+        nats = Some(server);
+    }
     let mut cluster = None;
     if args.config.database_url.is_none() {
         PgBinaries::find()?;
-        std::fs::create_dir_all(&args.data_dir)
-            .with_context(|| format!("creating {}", args.data_dir.display()))?;
-        let data_dir = std::fs::canonicalize(&args.data_dir)?.join("postgres");
+        let data_dir = root.join("postgres");
         eprintln!(
             "starting PostgreSQL in {} on port {}",
             data_dir.display(),
@@ -58,15 +78,22 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     let server = app::start(&args.config, &targets).await?;
     let grpc = format!("http://127.0.0.1:{}", server.grpc_addr.port());
     wait_until_serving(&grpc, Duration::from_secs(60)).await?;
+    let edge = malha_edge::start(args.edge_addr, &grpc).await?;
     if !args.no_seed {
         seed::demo(&grpc).await.context("loading the demo data")?;
     }
-    print_banner(&args, &server);
+    print_banner(&args, &server, edge.addr.port());
 
     let result = server.run_until(signal).await;
+    edge.shutdown();
+    edge.wait().await?;
     if let Some(pg) = cluster {
         eprintln!("stopping PostgreSQL");
         pg.stop().await;
+    }
+    if let Some(mut server) = nats {
+        eprintln!("stopping nats-server");
+        server.stop();
     }
     eprintln!("malha stopped");
     result
@@ -74,6 +101,15 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
 
 /// Polls `grpc.health.v1` until the overall status is SERVING.
 pub async fn wait_until_serving(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    wait_until_serving_every(url, Duration::from_millis(200), timeout).await
+}
+
+/// [`wait_until_serving`], polling every `period`.
+pub async fn wait_until_serving_every(
+    url: &str,
+    period: Duration,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
         if let Ok(channel) = tonic::transport::Endpoint::from_shared(url.to_owned())?
@@ -92,20 +128,23 @@ pub async fn wait_until_serving(url: &str, timeout: Duration) -> anyhow::Result<
             started.elapsed() < timeout,
             "Malha did not become SERVING within {timeout:?}; see the log above"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(period).await;
     }
 }
 
-fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer) {
+fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: u16) {
     let grpc = server.grpc_addr.port();
     let admin = server.admin_addr.port();
     let database = args.config.database_url.as_ref().map_or("", Secret::expose);
+    let nats = args.config.nats_url.as_deref().unwrap_or_default();
     println!(
         "\nMalha is up.\n\
          \n  gRPC (every service, reflection, health)  localhost:{grpc}\
+         \n  JSON edge (OpenAPI at /openapi.json)      http://localhost:{edge}\
          \n  metrics                                   http://localhost:{admin}/metrics\
          \n  liveness / readiness                      http://localhost:{admin}/healthz  /readyz\
          \n  PostgreSQL                                {database}\
+         \n  NATS JetStream                            {nats}   (malha events tail)\
          \n\n  demo administrator   username {DEMO_ADMIN_USERNAME}  password {DEMO_ADMIN_PASSWORD}\
          \n  demo employee        username ana    password malha-employee\
          \n  demo customer        CPF {DEMO_CUSTOMER_CPF}\

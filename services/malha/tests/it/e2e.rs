@@ -17,19 +17,25 @@ struct Up {
     child: Child,
     url: String,
     grpc_port: u16,
+    nats_port: u16,
+    edge_port: u16,
 }
 
 impl Up {
-    async fn start(data_dir: &Path, pg_port: u16) -> Self {
+    async fn start(data_dir: &Path, pg_port: u16, nats_port: u16) -> Self {
         let grpc_port = malha_testkit::free_port();
         let admin_port = malha_testkit::free_port();
+        let edge_port = malha_testkit::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_malha"))
             .arg("up")
             .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
             .args(["--admin-addr", &format!("127.0.0.1:{admin_port}")])
             .args(["--pg-port", &pg_port.to_string()])
+            .args(["--nats-port", &nats_port.to_string()])
+            .args(["--edge-addr", &format!("127.0.0.1:{edge_port}")])
             .env("MALHA_DATA_DIR", data_dir)
             .env_remove("DATABASE_URL")
+            .env_remove("MALHA_NATS_URL")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(data_dir.join("up.log")).unwrap())
             .spawn()
@@ -39,6 +45,8 @@ impl Up {
             child,
             url,
             grpc_port,
+            nats_port,
+            edge_port,
         };
         if let Err(error) =
             malha::cli::up::wait_until_serving(&up.url, Duration::from_secs(90)).await
@@ -133,7 +141,8 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     )
     .unwrap();
     let pg_port = malha_testkit::free_port();
-    let up = Up::start(dir.path(), pg_port).await;
+    let nats_port = malha_testkit::free_port();
+    let up = Up::start(dir.path(), pg_port, nats_port).await;
 
     // grpcurl sees the services through reflection.
     let listed = Command::new(grpcurl())
@@ -202,12 +211,179 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     assert_eq!(token.claims().custom["username"], "admin");
     assert_eq!(token.claims().custom["roles"][0], "admin");
 
+    // The JSON edge serves the same API over HTTP, JWKS included.
+    let jwks: serde_json::Value = reqwest::get(format!(
+        "http://127.0.0.1:{}/.well-known/jwks.json",
+        up.edge_port
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
+
+    icarus_flow(&up, &admin.access_token).await;
+
     up.stop();
 
     // A second `malha up` reuses its data: same admin, same key.
-    let again = Up::start(dir.path(), pg_port).await;
+    let again = Up::start(dir.path(), pg_port, nats_port).await;
     let relogin = again.login("admin", "malha-admin").await.unwrap();
     let header = UntrustedToken::new(&relogin.access_token).unwrap();
     assert_eq!(header.header().key_id.as_deref(), Some(kid.as_str()));
     again.stop();
+}
+
+/// Products and a project through the real binary: inventory drops by
+/// exactly the materials used, and `malha events tail` shows the event.
+async fn icarus_flow(up: &Up, token: &str) {
+    use malha_api::malha::inventory::v1::inventory_service_client::InventoryServiceClient;
+    use malha_api::malha::inventory::v1::*;
+    use malha_api::malha::projects::v1::projects_service_client::ProjectsServiceClient;
+    use malha_api::malha::projects::v1::*;
+
+    let mut tail = Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["events", "tail", "projects.>"])
+        .args(["--nats-url", &format!("nats://127.0.0.1:{}", up.nats_port)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running malha events tail");
+    // It says "tailing ..." on stderr once subscribed.
+    let stderr = tail.stderr.take().unwrap();
+    let subscribed = std::thread::spawn(move || {
+        std::io::BufRead::lines(std::io::BufReader::new(stderr))
+            .map_while(Result::ok)
+            .find(|line| line.starts_with("tailing"))
+            .unwrap_or_default()
+    })
+    .join()
+    .unwrap();
+    assert!(
+        subscribed.starts_with("tailing"),
+        "events tail did not start: {subscribed}"
+    );
+    let stdout = tail.stdout.take().unwrap();
+    let (printed_tx, printed) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str(&line)
+                && printed_tx.send(event).is_err()
+            {
+                return;
+            }
+        }
+    });
+
+    let mut inventory = InventoryServiceClient::connect(up.url.clone())
+        .await
+        .unwrap();
+    let mut products = Vec::new();
+    for (sku, stock) in [("E2E-MDF", 20), ("E2E-PINE", 8)] {
+        let product = inventory
+            .create_product(authed(
+                CreateProductRequest {
+                    product: Some(Product {
+                        sku: sku.into(),
+                        name: sku.into(),
+                        unit: "sheet".into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .product
+            .unwrap();
+        inventory
+            .record_movement(authed(
+                RecordMovementRequest {
+                    product_id: product.id.clone(),
+                    kind: MovementKind::Receipt as i32,
+                    quantity: stock,
+                    reason: "delivery".into(),
+                    request_id: String::new(),
+                },
+                token,
+            ))
+            .await
+            .unwrap();
+        products.push(product);
+    }
+    let project = ProjectsServiceClient::connect(up.url.clone())
+        .await
+        .unwrap()
+        .create_project(authed(
+            CreateProjectRequest {
+                project: Some(Project {
+                    name: "Estante".into(),
+                    materials: vec![
+                        Material {
+                            product_id: products[0].id.clone(),
+                            product_name: "E2E-MDF".into(),
+                            quantity: 6,
+                        },
+                        Material {
+                            product_id: products[1].id.clone(),
+                            product_name: "E2E-PINE".into(),
+                            quantity: 3,
+                        },
+                    ],
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .project
+        .unwrap();
+
+    for (product, expected) in products.iter().zip([14, 5]) {
+        let started = Instant::now();
+        loop {
+            let on_hand = inventory
+                .get_product(authed(
+                    GetProductRequest {
+                        product_id: product.id.clone(),
+                    },
+                    token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .product
+                .unwrap()
+                .quantity_on_hand;
+            if on_hand == expected {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{} stuck at {on_hand}",
+                product.sku
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let event = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match printed.recv_timeout(left) {
+            Ok(event) if event["type"] == "malha.projects.v1.ProjectCreated" => break event,
+            Ok(_) => {}
+            Err(_) => panic!("events tail printed no ProjectCreated within 20 s"),
+        }
+    };
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert_eq!(event["payload"]["projectId"], project.id);
+    assert_eq!(event["payload"]["materials"][0]["quantity"], "6");
 }

@@ -16,18 +16,23 @@ pub(crate) const ADMIN: (&str, &str) = ("root", "correct horse battery");
 
 pub(crate) struct TestApp {
     pub(crate) server: RunningServer,
+    /// The app's own NATS server (stopped and started by fault tests).
+    pub(crate) nats: malha_testkit::NatsServer,
     pub(crate) url: String,
     pub(crate) database_url: String,
 }
 
-pub(crate) fn config(database_url: &str) -> ServeConfig {
+pub(crate) fn config(database_url: &str, nats_url: &str) -> ServeConfig {
     ServeConfig {
+        nats_url: Some(nats_url.to_owned()),
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         admin_addr: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(Secret::new(database_url)),
         db_max_connections: 5,
         migrate_on_start: true,
         auth: AuthConfig::with_identity(None),
+        orders: Default::default(),
+        payments: Default::default(),
         shutdown_delay_seconds: 0,
         shutdown_grace_seconds: 5,
         max_connection_age_seconds: 300,
@@ -40,7 +45,10 @@ impl TestApp {
         let db = malha_testkit::fresh_database()
             .await
             .expect("a fresh database");
-        let app = Self::start(&config(&db.url)).await;
+        let nats = malha_testkit::NatsServer::start_ephemeral()
+            .await
+            .expect("a private nats-server");
+        let app = Self::start(&config(&db.url, &nats.url()), nats).await;
         malha::cli::up::wait_until_serving(&app.url, Duration::from_secs(30))
             .await
             .expect("the app becomes SERVING");
@@ -48,7 +56,7 @@ impl TestApp {
     }
 
     /// Starts without waiting for readiness.
-    pub(crate) async fn start(config: &ServeConfig) -> Self {
+    pub(crate) async fn start(config: &ServeConfig, nats: malha_testkit::NatsServer) -> Self {
         let server = app::start(config, &targets::resolve("all").unwrap())
             .await
             .expect("the app starts");
@@ -56,7 +64,15 @@ impl TestApp {
             url: url(server.grpc_addr),
             database_url: config.database_url.as_ref().unwrap().expose().to_owned(),
             server,
+            nats,
         }
+    }
+
+    /// Drains and stops the server, handing back its NATS server.
+    pub(crate) async fn stop(self) -> malha_testkit::NatsServer {
+        self.server.shutdown();
+        self.server.wait().await.expect("the server stops cleanly");
+        self.nats
     }
 
     pub(crate) async fn channel(&self) -> Channel {
@@ -173,4 +189,114 @@ pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
         })
         .map(|v| v.field)
         .collect()
+}
+
+impl TestApp {
+    pub(crate) async fn suppliers(
+        &self,
+    ) -> malha_api::malha::suppliers::v1::suppliers_service_client::SuppliersServiceClient<Channel>
+    {
+        malha_api::malha::suppliers::v1::suppliers_service_client::SuppliersServiceClient::new(
+            self.channel().await,
+        )
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing after `timeout`.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The JSON edge in front of a [`TestApp`], on port 0, with a plain HTTP client.
+pub(crate) struct TestEdge {
+    pub(crate) url: String,
+    edge: malha_edge::RunningEdge,
+    http: reqwest::Client,
+}
+
+/// What the edge answered: status, content type and JSON body (`Null` when
+/// the body is not JSON).
+#[derive(Debug)]
+pub(crate) struct EdgeResponse {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) json: serde_json::Value,
+}
+
+impl TestApp {
+    /// Starts the edge, proxying to this app.
+    pub(crate) async fn edge(&self) -> TestEdge {
+        let edge = malha_edge::start("127.0.0.1:0".parse().unwrap(), &self.url)
+            .await
+            .expect("the edge starts");
+        TestEdge {
+            url: format!("http://127.0.0.1:{}", edge.addr.port()),
+            edge,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+impl TestEdge {
+    /// `method path` with an optional bearer token and JSON body.
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> EdgeResponse {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the edge answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.bytes().await.expect("a body");
+        EdgeResponse {
+            status,
+            content_type,
+            json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> EdgeResponse {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> EdgeResponse {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// Stops the edge.
+    pub(crate) async fn stop(self) {
+        self.edge.shutdown();
+        self.edge.wait().await.expect("the edge stops cleanly");
+    }
 }

@@ -47,7 +47,8 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 async fn starts_without_its_database_and_serves_once_it_appears() {
     let port = malha_testkit::free_port();
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let app = TestApp::start(&config(&url)).await;
+    let nats = malha_testkit::NatsServer::start_ephemeral().await.unwrap();
+    let app = TestApp::start(&config(&url, &nats.url()), nats).await;
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(health(&app, "").await, ServingStatus::NotServing as i32);

@@ -4,7 +4,10 @@
 
 mod authz;
 mod e2e;
+mod edge;
 mod helpers;
+mod icarus;
 mod identity;
 mod kit;
 mod security;
+mod suppliers;

@@ -1,0 +1,109 @@
+//! Inventory (Icarus): products and their quantities, kept by an append-only
+//! stock ledger. Consumes `projects.project.created` and subtracts each
+//! material exactly once; stock never goes silently negative (a shortage is
+//! recorded and `StockShortage` published); crossing the minimum level
+//! publishes `StockLow`.
+//!
+//! Layers: [`domain`] (rules), [`store`] (SQL), [`stock`] (the one way stock
+//! changes), [`events`] (what it consumes), [`api`] (gRPC handlers), `migrations/`.
+
+pub mod api;
+pub mod domain;
+pub mod events;
+pub mod stock;
+pub mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use malha_api::malha::inventory::v1::inventory_service_server::InventoryServiceServer;
+use malha_kit::auth::RolePermissions;
+use malha_kit::db::{PgPool, Schema};
+use malha_kit::events::EventBus;
+use malha_kit::server::{Dependency, Hosted};
+
+/// Subject of `StockLow`.
+pub const SUBJECT_STOCK_LOW: &str = "inventory.stock.low";
+/// Subject of `StockShortage`.
+pub const SUBJECT_STOCK_SHORTAGE: &str = "inventory.stock.shortage";
+
+/// The database schema and migrations of inventory.
+pub static SCHEMA: Schema = Schema {
+    name: "inventory",
+    migrator: &MIGRATOR,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Inventory's own permission system.
+pub static PERMISSIONS: RolePermissions = RolePermissions {
+    service: "malha.inventory.v1.InventoryService",
+    grants: &[
+        ("admin", &["*"]),
+        ("employee", &["inventory.read", "inventory.write"]),
+        ("service", &["inventory.read"]),
+    ],
+};
+
+/// The inventory service, ready to host.
+#[derive(Clone)]
+pub struct Inventory {
+    pub(crate) pool: PgPool,
+    bus: EventBus,
+    migrated: Arc<AtomicBool>,
+}
+
+impl Inventory {
+    /// Inventory over `pool`, consuming and publishing on `bus`.
+    pub fn new(pool: PgPool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
+        Self {
+            pool,
+            bus,
+            migrated,
+        }
+    }
+}
+
+impl Hosted for Inventory {
+    fn name(&self) -> &'static str {
+        "inventory"
+    }
+
+    fn permissions(&self) -> &'static RolePermissions {
+        &PERMISSIONS
+    }
+
+    fn register(&self, routes: &mut tonic::service::RoutesBuilder) {
+        routes.add_service(InventoryServiceServer::new(self.clone()));
+    }
+
+    fn dependencies(&self) -> Vec<Dependency> {
+        vec![
+            Dependency::Postgres {
+                pool: self.pool.clone(),
+                migrated: Arc::clone(&self.migrated),
+            },
+            Dependency::Nats(Box::new(self.bus.clone())),
+        ]
+    }
+
+    fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            malha_kit::db::wait_migrated(&this.migrated).await;
+            malha_kit::events::spawn_relay(
+                this.pool.clone(),
+                this.bus.clone(),
+                SCHEMA.name,
+                stop.clone(),
+            );
+            malha_kit::events::spawn_consumer(
+                this.pool.clone(),
+                this.bus.clone(),
+                events::PROJECT_CREATED,
+                Arc::new(events::SubtractMaterials),
+                stop,
+            );
+        });
+    }
+}

@@ -1,0 +1,290 @@
+//! Inventory's repository: every SQL statement of the service.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use uuid::Uuid;
+
+use malha_kit::page::PageRequest;
+use malha_kit::{ServiceError, ServiceResult};
+
+/// A stored product.
+#[derive(Debug, Clone, FromRow)]
+pub struct ProductRow {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit: String,
+    pub quantity_on_hand: i64,
+    pub minimum_level: i64,
+    pub supplier_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stored movement.
+#[derive(Debug, Clone, FromRow)]
+pub struct MovementRow {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    pub kind: String,
+    pub delta: i64,
+    pub quantity_after: i64,
+    pub reason: String,
+    pub source: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored shortage.
+#[derive(Debug, Clone, FromRow)]
+pub struct ShortageRow {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub project_id: Option<Uuid>,
+    pub requested: i64,
+    pub available: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const PRODUCT: &str =
+    "id, sku, name, unit, quantity_on_hand, minimum_level, supplier_id, created_at, updated_at";
+const MOVEMENT: &str = "id, product_id, kind, delta, quantity_after, reason, source, created_at";
+
+fn after(page: &PageRequest) -> ServiceResult<Option<String>> {
+    Ok(page.after.clone())
+}
+
+fn after_uuid(page: &PageRequest) -> ServiceResult<Option<Uuid>> {
+    page.after
+        .as_deref()
+        .map(Uuid::parse_str)
+        .transpose()
+        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))
+}
+
+/// The editable fields of a product.
+pub struct ProductFields<'a> {
+    pub sku: &'a str,
+    pub name: &'a str,
+    pub unit: &'a str,
+    pub minimum_level: i64,
+    pub supplier_id: Option<Uuid>,
+}
+
+/// Inserts a product; `None` when `request_id` was used before.
+pub async fn insert_product(
+    pool: &PgPool,
+    fields: &ProductFields<'_>,
+    request_id: Option<Uuid>,
+) -> ServiceResult<Option<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO products (id, sku, name, unit, minimum_level, supplier_id, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (request_id) DO NOTHING RETURNING {PRODUCT}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(fields.sku)
+    .bind(fields.name)
+    .bind(fields.unit)
+    .bind(fields.minimum_level)
+    .bind(fields.supplier_id)
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| match ServiceError::from(e) {
+        ServiceError::AlreadyExists(_) => {
+            ServiceError::AlreadyExists("a product with this SKU already exists".into())
+        }
+        other => other,
+    })
+}
+
+/// The product created with `request_id`.
+pub async fn product_by_request(pool: &PgPool, request_id: Uuid) -> ServiceResult<ProductRow> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PRODUCT} FROM products WHERE request_id = $1"
+    )))
+    .bind(request_id)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The product with `id`; locked for update inside a transaction when asked.
+pub async fn product(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    lock: bool,
+) -> ServiceResult<Option<ProductRow>> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PRODUCT} FROM products WHERE id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// One page of products by SKU.
+pub async fn products(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<ProductRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PRODUCT} FROM products WHERE $1::text IS NULL OR sku > $1 ORDER BY sku LIMIT $2"
+    )))
+    .bind(after(page)?)
+    .bind(page.fetch_limit())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Writes the editable fields.
+pub async fn update_product(
+    tx: &mut PgConnection,
+    id: Uuid,
+    f: &ProductFields<'_>,
+) -> ServiceResult<()> {
+    sqlx::query(
+        "UPDATE products SET name = $2, unit = $3, minimum_level = $4, supplier_id = $5, updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(f.name)
+    .bind(f.unit)
+    .bind(f.minimum_level)
+    .bind(f.supplier_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a product without movements; false when it has some.
+pub async fn delete_product(pool: &PgPool, id: Uuid) -> ServiceResult<bool> {
+    let deleted = sqlx::query(
+        "DELETE FROM products p WHERE p.id = $1
+            AND NOT EXISTS (SELECT 1 FROM movements m WHERE m.product_id = p.id)",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(deleted == 1)
+}
+
+/// A ledger entry to append.
+#[derive(Clone, Copy)]
+pub struct NewMovement<'a> {
+    pub product: Uuid,
+    pub kind: &'a str,
+    pub delta: i64,
+    pub after: i64,
+    pub reason: &'a str,
+    pub source: &'a str,
+    pub request_id: Option<Uuid>,
+}
+
+/// Appends a movement and sets the product's quantity, in `tx`.
+pub async fn record_movement(
+    tx: &mut PgConnection,
+    m: &NewMovement<'_>,
+) -> ServiceResult<MovementRow> {
+    let NewMovement {
+        product,
+        kind,
+        delta,
+        after,
+        reason,
+        source,
+        request_id,
+    } = *m;
+    sqlx::query("UPDATE products SET quantity_on_hand = $2, updated_at = now() WHERE id = $1")
+        .bind(product)
+        .bind(after)
+        .execute(&mut *tx)
+        .await?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {MOVEMENT}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(product)
+    .bind(kind)
+    .bind(delta)
+    .bind(after)
+    .bind(reason)
+    .bind(source)
+    .bind(request_id)
+    .fetch_one(tx)
+    .await?)
+}
+
+/// The movement recorded with `request_id`, if any.
+pub async fn movement_by_request(
+    db: impl PgExecutor<'_>,
+    request_id: Uuid,
+) -> ServiceResult<Option<MovementRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {MOVEMENT} FROM movements WHERE request_id = $1"
+    )))
+    .bind(request_id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// One page of a product's movements, newest first.
+pub async fn movements(
+    pool: &PgPool,
+    product: Uuid,
+    page: &PageRequest,
+) -> ServiceResult<Vec<MovementRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {MOVEMENT} FROM movements
+          WHERE product_id = $1 AND ($2::uuid IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3"
+    )))
+    .bind(product)
+    .bind(after_uuid(page)?)
+    .bind(page.fetch_limit())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Records a shortage in `tx`.
+pub async fn insert_shortage(
+    tx: &mut PgConnection,
+    product: Uuid,
+    product_name: &str,
+    project: Option<Uuid>,
+    requested: i64,
+    available: i64,
+) -> ServiceResult<()> {
+    sqlx::query(
+        "INSERT INTO shortages (id, product_id, product_name, project_id, requested, available)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(product)
+    .bind(product_name)
+    .bind(project)
+    .bind(requested)
+    .bind(available)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One page of shortages, newest first.
+pub async fn shortages(
+    pool: &PgPool,
+    project: Option<Uuid>,
+    page: &PageRequest,
+) -> ServiceResult<Vec<ShortageRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, product_id, product_name, project_id, requested, available, created_at
+           FROM shortages
+          WHERE ($1::uuid IS NULL OR project_id = $1) AND ($2::uuid IS NULL OR id < $2)
+          ORDER BY id DESC LIMIT $3",
+    )
+    .bind(project)
+    .bind(after_uuid(page)?)
+    .bind(page.fetch_limit())
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,273 @@
+//! `malha bench`: the performance targets, measured side by side in one run
+//! on this machine, each against a reference measured in the same run (never
+//! a hard-coded number), printed with the ratio and PASS/FAIL. Load comes
+//! from `ghz` (an independent tool) and `pgbench`.
+
+mod auth;
+mod db;
+mod footprint;
+mod latency;
+mod load;
+mod storm;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::{app, targets};
+use load::{Figures, Shape};
+use malha_api::identity::BootstrapAdminRequest;
+use malha_api::identity::identity_service_client::IdentityServiceClient;
+use malha_kit::config::{AuthConfig, Secret, ServeConfig};
+
+/// Arguments of `bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Seconds of load per scenario.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent in-flight calls.
+    #[arg(long, default_value_t = 50)]
+    pub concurrency: usize,
+    /// HTTP/2 connections the calls are spread over.
+    #[arg(long, default_value_t = 2)]
+    pub connections: usize,
+    /// Only these targets (comma-separated: auth, db, events, storm, footprint).
+    #[arg(long, default_value = "auth,db,events,storm,footprint")]
+    pub only: String,
+}
+
+/// What every scenario needs.
+pub(super) struct Bench {
+    ghz: PathBuf,
+    protoset: PathBuf,
+    full: String,
+    bare: String,
+    token: String,
+    database_url: String,
+    nats_url: String,
+    pgbench: PathBuf,
+    pg_port: u16,
+    shape: Shape,
+    rows: Vec<Row>,
+}
+
+/// One line of the report.
+struct Row {
+    target: &'static str,
+    scenario: String,
+    figures: Option<Figures>,
+    value: String,
+    reference: String,
+    ratio: Option<f64>,
+    goal: String,
+    pass: Option<bool>,
+}
+
+pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let ghz = load::ghz()?;
+    let pg = malha_testkit::PgCluster::start_ephemeral().await?;
+    pg.create_database("bench").await?;
+    let nats = malha_testkit::NatsServer::start_ephemeral().await?;
+    let dir = tempfile::tempdir()?;
+    let protoset = dir.path().join("malha.protoset");
+    // Two serialized FileDescriptorSets concatenated are one valid set.
+    let mut set = malha_api::FILE_DESCRIPTOR_SET.to_vec();
+    set.extend_from_slice(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    std::fs::write(&protoset, set)?;
+
+    let config = ServeConfig {
+        grpc_addr: "127.0.0.1:0".parse()?,
+        admin_addr: "127.0.0.1:0".parse()?,
+        database_url: Some(Secret::new(pg.url("bench"))),
+        nats_url: Some(nats.url()),
+        db_max_connections: 16,
+        migrate_on_start: true,
+        auth: AuthConfig::with_identity(None),
+        orders: Default::default(),
+        payments: Default::default(),
+        shutdown_delay_seconds: 0,
+        shutdown_grace_seconds: 5,
+        max_connection_age_seconds: 3600,
+    };
+    let server = app::start(&config, &targets::resolve("all")?).await?;
+    let full = format!("127.0.0.1:{}", server.grpc_addr.port());
+    super::up::wait_until_serving(&format!("http://{full}"), Duration::from_secs(30)).await?;
+    let token = IdentityServiceClient::connect(format!("http://{full}"))
+        .await?
+        .bootstrap_admin(BootstrapAdminRequest {
+            name: "Bench".into(),
+            email: "bench@malha.local".into(),
+            username: "bench".into(),
+            password: "bench password".into(),
+        })
+        .await?
+        .into_inner()
+        .tokens
+        .map(|t| t.access_token)
+        .unwrap_or_default();
+
+    let mut bench = Bench {
+        ghz,
+        protoset,
+        bare: bare_server().await?,
+        full,
+        token,
+        database_url: pg.url("bench"),
+        nats_url: nats.url(),
+        pgbench: pgbench()?,
+        pg_port: pg.port(),
+        shape: Shape {
+            concurrency: args.concurrency,
+            connections: args.connections,
+            duration: Duration::from_secs(args.seconds),
+            rps: 0,
+        },
+        rows: Vec::new(),
+    };
+    println!(
+        "malha bench: {} s per scenario, {} in flight over {} connections, {} cores; load from ghz and pgbench",
+        args.seconds,
+        args.concurrency,
+        args.connections,
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    );
+    let only: Vec<&str> = args.only.split(',').map(str::trim).collect();
+    if only.contains(&"auth") {
+        auth::run(&mut bench)?;
+    }
+    if only.contains(&"db") {
+        db::run(&mut bench).await?;
+    }
+    if only.contains(&"events") {
+        latency::run(&mut bench).await?;
+    }
+    if only.contains(&"storm") {
+        storm::run(&mut bench).await?;
+    }
+    if only.contains(&"footprint") {
+        footprint::run(&mut bench).await?;
+    }
+    bench.print();
+
+    server.shutdown();
+    server.wait().await?;
+    pg.stop().await;
+    drop(nats);
+    Ok(())
+}
+
+fn pgbench() -> anyhow::Result<PathBuf> {
+    let dir = malha_testkit::PgBinaries::find()?.bin_dir().to_path_buf();
+    [dir.join("pgbench"), PathBuf::from("/usr/bin/pgbench")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "pgbench not found; install it with: sudo apt-get install -y postgresql-contrib"
+            )
+        })
+}
+
+/// A tonic server with nothing but the health service: the reference.
+async fn bare_server() -> anyhow::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(async move {
+        // The reporter must outlive the server or Check answers NOT_FOUND.
+        let _keep = reporter;
+        let _ = tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    Ok(addr.to_string())
+}
+
+impl Bench {
+    fn call(
+        &self,
+        addr: &str,
+        call: &str,
+        data: &str,
+        auth: bool,
+        shape: Shape,
+    ) -> anyhow::Result<Figures> {
+        let token = auth.then_some(self.token.as_str());
+        load::run(&self.ghz, &self.protoset, addr, call, data, token, shape)
+    }
+
+    fn measured(&mut self, target: &'static str, scenario: impl Into<String>, figures: Figures) {
+        self.rows.push(Row {
+            target,
+            scenario: scenario.into(),
+            value: format!("{:.0} req/s", figures.rps),
+            figures: Some(figures),
+            reference: String::new(),
+            ratio: None,
+            goal: String::new(),
+            pass: None,
+        });
+    }
+
+    /// A ratio against the reference with its goal.
+    #[allow(clippy::too_many_arguments)]
+    fn judged(
+        &mut self,
+        target: &'static str,
+        scenario: impl Into<String>,
+        figures: Option<Figures>,
+        value: String,
+        reference: String,
+        ratio: f64,
+        goal: String,
+        pass: bool,
+    ) {
+        self.rows.push(Row {
+            target,
+            scenario: scenario.into(),
+            figures,
+            value,
+            reference,
+            ratio: Some(ratio),
+            goal,
+            pass: Some(pass),
+        });
+    }
+
+    fn print(&self) {
+        println!(
+            "\n{:<10} {:<46} {:>14} {:>9} {:>9} {:>16} {:>7} {:>12} result",
+            "target", "scenario", "value", "p50 ms", "p99 ms", "reference", "ratio", "goal"
+        );
+        for row in &self.rows {
+            let (p50, p99) = row.figures.map_or((String::new(), String::new()), |f| {
+                (format!("{:.2}", f.p50_ms), format!("{:.2}", f.p99_ms))
+            });
+            let errors = row.figures.map_or(0, |f| f.errors);
+            println!(
+                "{:<10} {:<46} {:>14} {:>9} {:>9} {:>16} {:>7} {:>12} {}{}",
+                row.target,
+                row.scenario,
+                row.value,
+                p50,
+                p99,
+                row.reference,
+                row.ratio.map(|r| format!("{r:.2}")).unwrap_or_default(),
+                row.goal,
+                match row.pass {
+                    Some(true) => "PASS",
+                    Some(false) => "FAIL",
+                    None => "",
+                },
+                if errors > 0 {
+                    format!("  ({errors} errors)")
+                } else {
+                    String::new()
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,915 @@
+//! Every suppliers RPC through a real server and client: CRUD with CNPJ
+//! rules, the update mask, delete versus deactivate, supplied products, and
+//! who may call what.
+
+use std::time::SystemTime;
+
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::helpers::{TestApp, authed, violated_fields};
+use malha_api::identity::{CreateServiceAccountRequest, IssueServiceTokenRequest};
+use malha_api::malha::suppliers::v1::suppliers_service_client::SuppliersServiceClient;
+use malha_api::malha::suppliers::v1::*;
+
+type Client = SuppliersServiceClient<Channel>;
+
+/// A valid supplier with this CNPJ.
+fn supplier(cnpj: &str) -> Supplier {
+    Supplier {
+        legal_name: "Aços Brasil Indústria e Comércio Ltda".into(),
+        trade_name: "Aços Brasil".into(),
+        cnpj: cnpj.into(),
+        contacts: vec![
+            Contact {
+                name: "Marta Souza".into(),
+                email: "vendas@acosbrasil.com.br".into(),
+                phone: "+55 (11) 91234-5678".into(),
+                role: "vendas".into(),
+            },
+            Contact {
+                name: "Rui Lima".into(),
+                email: String::new(),
+                phone: "(11) 3333-4444".into(),
+                role: String::new(),
+            },
+        ],
+        address: Some(Address {
+            street: "Avenida Paulista".into(),
+            number: "1000".into(),
+            complement: "sala 12".into(),
+            district: "Bela Vista".into(),
+            city: "São Paulo".into(),
+            state: "SP".into(),
+            postal_code: "01310-100".into(),
+        }),
+        ..Supplier::default()
+    }
+}
+
+async fn create(client: &mut Client, token: &str, s: Supplier) -> Supplier {
+    client
+        .create_supplier(authed(
+            CreateSupplierRequest {
+                supplier: Some(s),
+                request_id: String::new(),
+            },
+            token,
+        ))
+        .await
+        .expect("create supplier")
+        .into_inner()
+        .supplier
+        .unwrap()
+}
+
+async fn get(client: &mut Client, token: &str, id: &str) -> Result<Supplier, tonic::Status> {
+    let response = client
+        .get_supplier(authed(
+            GetSupplierRequest {
+                supplier_id: id.into(),
+            },
+            token,
+        ))
+        .await?;
+    Ok(response.into_inner().supplier.unwrap())
+}
+
+async fn list(
+    client: &mut Client,
+    token: &str,
+    request: ListSuppliersRequest,
+) -> ListSuppliersResponse {
+    client
+        .list_suppliers(authed(request, token))
+        .await
+        .expect("list suppliers")
+        .into_inner()
+}
+
+/// A proto timestamp as a `SystemTime`, which compares in time order.
+fn instant<T>(t: Option<T>) -> SystemTime
+where
+    SystemTime: TryFrom<T>,
+    <SystemTime as TryFrom<T>>::Error: std::fmt::Debug,
+{
+    SystemTime::try_from(t.expect("a timestamp")).expect("a representable time")
+}
+
+/// An update of `supplier` with these mask paths (none: the implied mask).
+fn update_request(supplier: Supplier, paths: &[&str]) -> UpdateSupplierRequest {
+    let mut request = UpdateSupplierRequest {
+        supplier: Some(supplier),
+        update_mask: None,
+    };
+    if !paths.is_empty() {
+        let mut mask = request.update_mask.take().unwrap_or_default();
+        mask.paths = paths.iter().map(|p| (*p).to_owned()).collect();
+        request.update_mask = Some(mask);
+    }
+    request
+}
+
+fn product(supplier_id: &str, name: &str) -> AddSuppliedProductRequest {
+    AddSuppliedProductRequest {
+        supplier_id: supplier_id.into(),
+        product_id: uuid::Uuid::now_v7().to_string(),
+        product_name: name.into(),
+        supplier_sku: format!("SKU-{name}"),
+        price_centavos: Some(12_34),
+        lead_time_days: 7,
+    }
+}
+
+async fn add(
+    client: &mut Client,
+    token: &str,
+    request: AddSuppliedProductRequest,
+) -> Result<SuppliedProduct, tonic::Status> {
+    let response = client.add_supplied_product(authed(request, token)).await?;
+    Ok(response.into_inner().supplied_product.unwrap())
+}
+
+#[tokio::test]
+async fn create_normalises_the_supplier_and_get_reads_it_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+
+    let mut s = supplier("12.abc.345/01de-35");
+    s.address.as_mut().unwrap().state = " sp".into();
+    s.legal_name = "  Aços Brasil Ltda  ".into();
+    let created = create(&mut client, &admin, s).await;
+
+    assert!(uuid::Uuid::parse_str(&created.id).is_ok());
+    assert_eq!(
+        created.cnpj, "12ABC34501DE35",
+        "alphanumeric, uppercase, unpunctuated"
+    );
+    assert_eq!(created.legal_name, "Aços Brasil Ltda");
+    let address = created.address.clone().unwrap();
+    assert_eq!(
+        (address.state.as_str(), address.postal_code.as_str()),
+        ("SP", "01310100")
+    );
+    let names: Vec<_> = created.contacts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Marta Souza", "Rui Lima"],
+        "contacts keep their order"
+    );
+    assert!(created.active);
+    assert!(created.create_time.is_some() && created.update_time.is_some());
+
+    let read = get(&mut client, &admin, &created.id).await.unwrap();
+    assert_eq!(read, created);
+
+    let unknown = get(&mut client, &admin, &uuid::Uuid::now_v7().to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let malformed = get(&mut client, &admin, "nope").await.unwrap_err();
+    assert_eq!(violated_fields(&malformed), ["supplier_id"]);
+}
+
+#[tokio::test]
+async fn list_pages_oldest_first_and_filters_by_activity_and_cnpj() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let mut ids = Vec::new();
+    for cnpj in ["11222333000181", "12345678000195", "33541476000199"] {
+        ids.push(create(&mut client, &admin, supplier(cnpj)).await.id);
+    }
+
+    let first = list(
+        &mut client,
+        &admin,
+        ListSuppliersRequest {
+            page_size: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(first.suppliers.len(), 2);
+    assert!(!first.next_page_token.is_empty());
+    let second = list(
+        &mut client,
+        &admin,
+        ListSuppliersRequest {
+            page_size: 2,
+            page_token: first.next_page_token,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(second.next_page_token.is_empty());
+    let seen: Vec<_> = first
+        .suppliers
+        .iter()
+        .chain(&second.suppliers)
+        .map(|s| s.id.clone())
+        .collect();
+    assert_eq!(seen, ids);
+
+    client
+        .deactivate_supplier(authed(
+            DeactivateSupplierRequest {
+                supplier_id: ids[1].clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    let active = list(
+        &mut client,
+        &admin,
+        ListSuppliersRequest {
+            active: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let active: Vec<_> = active.suppliers.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(active, [ids[0].clone(), ids[2].clone()]);
+    let inactive = list(
+        &mut client,
+        &admin,
+        ListSuppliersRequest {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(inactive.suppliers.len(), 1);
+    assert_eq!(inactive.suppliers[0].id, ids[1]);
+
+    let by_cnpj = list(
+        &mut client,
+        &admin,
+        ListSuppliersRequest {
+            cnpj: "12.345.678/0001-95".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(by_cnpj.suppliers.len(), 1);
+    assert_eq!(by_cnpj.suppliers[0].id, ids[1]);
+
+    let bad = client
+        .list_suppliers(authed(
+            ListSuppliersRequest {
+                page_size: -1,
+                page_token: "%%%".into(),
+                cnpj: "12.345.678/0001-00".into(),
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&bad), ["page_size", "cnpj"]);
+}
+
+#[tokio::test]
+async fn create_is_idempotent_by_request_id() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let request = CreateSupplierRequest {
+        supplier: Some(supplier("11.222.333/0001-81")),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let first = client
+        .create_supplier(authed(request.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    // The retry carries the same CNPJ: it must not be taken for a duplicate.
+    let retry = client
+        .create_supplier(authed(request, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first, retry);
+    let all = list(&mut client, &admin, ListSuppliersRequest::default()).await;
+    assert_eq!(all.suppliers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_cnpj_belongs_to_one_supplier_however_it_is_spelled() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    create(&mut client, &admin, supplier("12ABC34501DE35")).await;
+    let other = create(&mut client, &admin, supplier("11222333000181")).await;
+
+    let duplicate = client
+        .create_supplier(authed(
+            CreateSupplierRequest {
+                supplier: Some(supplier("12.abc.345/01DE-35")),
+                request_id: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.code(), Code::AlreadyExists);
+    assert!(duplicate.message().contains("CNPJ"), "{duplicate:?}");
+
+    let taken = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: other.id,
+                    cnpj: "12ABC34501DE35".into(),
+                    ..Default::default()
+                },
+                &["cnpj"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn invalid_suppliers_are_refused_naming_every_bad_field() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+
+    let mut bad = supplier("11.222.333/0001-82");
+    bad.legal_name = "  ".into();
+    bad.contacts[0].email = "not an e-mail".into();
+    bad.contacts[1].phone = String::new();
+    bad.contacts[1].name = String::new();
+    let address = bad.address.as_mut().unwrap();
+    address.city = String::new();
+    address.state = "XX".into();
+    address.postal_code = "0131-100".into();
+    let refused = client
+        .create_supplier(authed(
+            CreateSupplierRequest {
+                supplier: Some(bad),
+                request_id: "not-a-uuid".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&refused),
+        [
+            "supplier.legal_name",
+            "supplier.cnpj",
+            "supplier.contacts[0].email",
+            "supplier.contacts[1].name",
+            "supplier.contacts[1].email",
+            "supplier.address.city",
+            "supplier.address.state",
+            "supplier.address.postal_code",
+            "request_id",
+        ]
+    );
+
+    for cnpj in [
+        "00.000.000/0000-00",
+        "11111111111111",
+        "1122233300018",
+        "12ABC34501DE3A",
+        "",
+    ] {
+        let refused = client
+            .create_supplier(authed(
+                CreateSupplierRequest {
+                    supplier: Some(supplier(cnpj)),
+                    request_id: String::new(),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&refused), ["supplier.cnpj"], "{cnpj:?}");
+    }
+
+    let mut no_address = supplier("11222333000181");
+    no_address.address = None;
+    let refused = client
+        .create_supplier(authed(
+            CreateSupplierRequest {
+                supplier: Some(no_address),
+                request_id: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&refused), ["supplier.address"]);
+
+    let empty = client
+        .create_supplier(authed(CreateSupplierRequest::default(), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&empty), ["supplier"]);
+}
+
+#[tokio::test]
+async fn update_changes_only_the_fields_in_the_mask() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let created = create(&mut client, &admin, supplier("11222333000181")).await;
+
+    let mut changes = supplier("12ABC34501DE35");
+    changes.id = created.id.clone();
+    changes.trade_name = "Aços BR".into();
+    changes.legal_name = "Ignored: not in the mask".into();
+    changes.address.as_mut().unwrap().city = "Campinas".into();
+    changes.contacts = vec![Contact {
+        name: "Nova Pessoa".into(),
+        email: "nova@acosbrasil.com.br".into(),
+        ..Default::default()
+    }];
+    let updated = client
+        .update_supplier(authed(
+            update_request(changes.clone(), &["trade_name", "address.city", "contacts"]),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .supplier
+        .unwrap();
+    assert_eq!(updated.trade_name, "Aços BR");
+    assert_eq!(updated.legal_name, created.legal_name);
+    assert_eq!(updated.cnpj, created.cnpj, "cnpj was not in the mask");
+    assert_eq!(updated.address.as_ref().unwrap().city, "Campinas");
+    assert_eq!(updated.address.as_ref().unwrap().street, "Avenida Paulista");
+    assert_eq!(updated.contacts, changes.contacts);
+    assert_eq!(updated.create_time, created.create_time);
+    assert!(instant(updated.update_time) > instant(created.update_time));
+    assert_eq!(
+        get(&mut client, &admin, &created.id).await.unwrap(),
+        updated
+    );
+
+    // Without a mask, the populated fields are the mask.
+    let implied = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: created.id.clone(),
+                    address: Some(Address {
+                        state: "rj".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                &[],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .supplier
+        .unwrap();
+    let address = implied.address.unwrap();
+    assert_eq!(
+        (address.state.as_str(), address.city.as_str()),
+        ("RJ", "Campinas")
+    );
+    assert_eq!(implied.trade_name, "Aços BR");
+
+    // `address` replaces every part: an empty street is then required.
+    let bad = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: created.id.clone(),
+                    cnpj: "123".into(),
+                    address: Some(Address {
+                        city: "Niterói".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                &["address", "cnpj"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&bad),
+        [
+            "supplier.cnpj",
+            "supplier.address.street",
+            "supplier.address.number",
+            "supplier.address.district",
+            "supplier.address.state",
+            "supplier.address.postal_code",
+        ]
+    );
+
+    let paths = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: "nope".into(),
+                    ..Default::default()
+                },
+                &["trade_name", "active", "colour"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&paths),
+        [
+            "supplier.id",
+            "update_mask.paths[1]",
+            "update_mask.paths[2]"
+        ]
+    );
+
+    let nothing = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: created.id.clone(),
+                    ..Default::default()
+                },
+                &[],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&nothing), ["update_mask"]);
+
+    let unknown = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    trade_name: "Ghost".into(),
+                    ..Default::default()
+                },
+                &[],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn deactivation_and_activation_refuse_to_repeat_themselves() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let id = create(&mut client, &admin, supplier("11222333000181"))
+        .await
+        .id;
+    let deactivate = || DeactivateSupplierRequest {
+        supplier_id: id.clone(),
+    };
+    let activate = || ActivateSupplierRequest {
+        supplier_id: id.clone(),
+    };
+
+    let off = client
+        .deactivate_supplier(authed(deactivate(), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .supplier
+        .unwrap();
+    assert!(!off.active);
+    let again = client
+        .deactivate_supplier(authed(deactivate(), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+
+    // An inactive supplier takes no new products.
+    let refused = add(&mut client, &admin, product(&id, "chapa"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+
+    let on = client
+        .activate_supplier(authed(activate(), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .supplier
+        .unwrap();
+    assert!(on.active);
+    let again = client
+        .activate_supplier(authed(activate(), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    add(&mut client, &admin, product(&id, "chapa"))
+        .await
+        .unwrap();
+
+    let unknown = client
+        .activate_supplier(authed(
+            ActivateSupplierRequest {
+                supplier_id: uuid::Uuid::now_v7().to_string(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn delete_removes_an_unreferenced_supplier_and_deactivates_a_referenced_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let lonely = create(&mut client, &admin, supplier("11222333000181"))
+        .await
+        .id;
+    let busy = create(&mut client, &admin, supplier("12345678000195"))
+        .await
+        .id;
+    add(&mut client, &admin, product(&busy, "chapa MDF"))
+        .await
+        .unwrap();
+
+    let deleted = client
+        .delete_supplier(authed(
+            DeleteSupplierRequest {
+                supplier_id: lonely.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deleted.outcome(), DeleteOutcome::Deleted);
+    assert_eq!(deleted.supplier.unwrap().id, lonely);
+    let gone = get(&mut client, &admin, &lonely).await.unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+
+    let kept = client
+        .delete_supplier(authed(
+            DeleteSupplierRequest {
+                supplier_id: busy.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.outcome(), DeleteOutcome::Deactivated);
+    assert!(!kept.supplier.unwrap().active);
+    let still_there = get(&mut client, &admin, &busy).await.unwrap();
+    assert!(!still_there.active);
+
+    // Deleting it again keeps it, still deactivated, not an error.
+    let again = client
+        .delete_supplier(authed(
+            DeleteSupplierRequest {
+                supplier_id: busy.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.outcome(), DeleteOutcome::Deactivated);
+
+    let unknown = client
+        .delete_supplier(authed(
+            DeleteSupplierRequest {
+                supplier_id: lonely,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn supplied_products_are_added_replaced_listed_and_removed() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let id = create(&mut client, &admin, supplier("11222333000181"))
+        .await
+        .id;
+
+    let mut products = Vec::new();
+    for name in ["chapa MDF 15mm", "chapa MDF 18mm", "fita de borda"] {
+        products.push(add(&mut client, &admin, product(&id, name)).await.unwrap());
+    }
+    let first = &products[0];
+    assert_eq!(first.supplier_id, id);
+    assert_eq!(first.price_centavos, Some(12_34));
+    assert_eq!(first.lead_time_days, 7);
+
+    // The same terms again change nothing; new terms replace the old.
+    let mut same = product(&id, "chapa MDF 15mm");
+    same.product_id = first.product_id.clone();
+    let retried = add(&mut client, &admin, same.clone()).await.unwrap();
+    assert_eq!(&retried, first);
+    let mut cheaper = same;
+    cheaper.price_centavos = None;
+    cheaper.lead_time_days = 3;
+    let replaced = add(&mut client, &admin, cheaper).await.unwrap();
+    assert_eq!(replaced.price_centavos, None, "price no longer known");
+    assert_eq!(replaced.lead_time_days, 3);
+    assert_eq!(replaced.create_time, first.create_time);
+    assert!(instant(replaced.update_time) > instant(first.update_time));
+
+    let page = |token: String| ListSuppliedProductsRequest {
+        supplier_id: id.clone(),
+        page_size: 2,
+        page_token: token,
+    };
+    let one = client
+        .list_supplied_products(authed(page(String::new()), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.supplied_products.len(), 2);
+    let two = client
+        .list_supplied_products(authed(page(one.next_page_token), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(two.supplied_products.len(), 1);
+    assert!(two.next_page_token.is_empty());
+    let mut listed: Vec<_> = one
+        .supplied_products
+        .iter()
+        .chain(&two.supplied_products)
+        .map(|p| p.product_id.clone())
+        .collect();
+    let mut added: Vec<_> = products.iter().map(|p| p.product_id.clone()).collect();
+    listed.sort();
+    added.sort();
+    assert_eq!(listed, added);
+
+    let remove = RemoveSuppliedProductRequest {
+        supplier_id: id.clone(),
+        product_id: products[1].product_id.clone(),
+    };
+    client
+        .remove_supplied_product(authed(remove.clone(), &admin))
+        .await
+        .unwrap();
+    let again = client
+        .remove_supplied_product(authed(remove, &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound);
+    let left = client
+        .list_supplied_products(authed(page(String::new()), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(left.supplied_products.len(), 2);
+
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let unknown = add(&mut client, &admin, product(&ghost, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let unknown = client
+        .list_supplied_products(authed(
+            ListSuppliedProductsRequest {
+                supplier_id: ghost,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    let bad = add(
+        &mut client,
+        &admin,
+        AddSuppliedProductRequest {
+            supplier_id: id.clone(),
+            product_id: "chapa".into(),
+            product_name: " ".into(),
+            supplier_sku: "x".repeat(65),
+            price_centavos: Some(-1),
+            lead_time_days: 400,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        violated_fields(&bad),
+        [
+            "product_id",
+            "product_name",
+            "supplier_sku",
+            "price_centavos",
+            "lead_time_days",
+        ]
+    );
+}
+
+/// A service account's token (role `service`).
+async fn service_token(app: &TestApp, admin: &str) -> String {
+    let mut identity = app.identity().await;
+    let account = identity
+        .create_service_account(authed(
+            CreateServiceAccountRequest {
+                name: "inventory".into(),
+                roles: vec!["service".into()],
+                request_id: String::new(),
+            },
+            admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    identity
+        .issue_service_token(IssueServiceTokenRequest {
+            client_id: account.client_id,
+            client_secret: account.client_secret,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens
+        .unwrap()
+        .access_token
+}
+
+#[tokio::test]
+async fn staff_read_and_write_only_admins_delete_and_customers_see_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let employee = app.employee_token(&admin, "joana").await;
+    let customer = app.customer_token().await;
+    let service = service_token(&app, &admin).await;
+    let mut client = app.suppliers().await;
+
+    let anonymous = client
+        .list_suppliers(ListSuppliersRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+
+    // Employees: the production team registers and maintains suppliers.
+    let id = create(&mut client, &employee, supplier("11222333000181"))
+        .await
+        .id;
+    get(&mut client, &employee, &id).await.unwrap();
+    add(&mut client, &employee, product(&id, "chapa"))
+        .await
+        .unwrap();
+    let delete = || DeleteSupplierRequest {
+        supplier_id: id.clone(),
+    };
+    let denied = client
+        .delete_supplier(authed(delete(), &employee))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Services read only.
+    list(&mut client, &service, ListSuppliersRequest::default()).await;
+    let denied = client
+        .create_supplier(authed(
+            CreateSupplierRequest {
+                supplier: Some(supplier("12345678000195")),
+                request_id: String::new(),
+            },
+            &service,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Customers: nothing.
+    let denied = get(&mut client, &customer, &id).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let denied = add(&mut client, &customer, product(&id, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    client
+        .delete_supplier(authed(delete(), &admin))
+        .await
+        .expect("admins delete");
+}

@@ -1,0 +1,91 @@
+//! Projects (Icarus): production projects with the materials they use.
+//! Creating one publishes `ProjectCreated` on `projects.project.created`
+//! through the transactional outbox; inventory consumes it.
+//!
+//! Layers: [`domain`] (status machine, material rules), [`store`] (SQL),
+//! [`api`] (gRPC handlers), `migrations/`.
+
+pub mod api;
+pub mod domain;
+pub mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use malha_api::malha::projects::v1::projects_service_server::ProjectsServiceServer;
+use malha_kit::auth::RolePermissions;
+use malha_kit::db::{PgPool, Schema};
+use malha_kit::events::EventBus;
+use malha_kit::server::{Dependency, Hosted};
+
+/// Subject of `ProjectCreated`.
+pub const SUBJECT_PROJECT_CREATED: &str = "projects.project.created";
+
+/// The database schema and migrations of projects.
+pub static SCHEMA: Schema = Schema {
+    name: "projects",
+    migrator: &MIGRATOR,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Projects' own permission system.
+pub static PERMISSIONS: RolePermissions = RolePermissions {
+    service: "malha.projects.v1.ProjectsService",
+    grants: &[
+        ("admin", &["*"]),
+        ("employee", &["projects.read", "projects.write"]),
+        ("service", &["projects.read"]),
+    ],
+};
+
+/// The projects service, ready to host.
+#[derive(Clone)]
+pub struct Projects {
+    pub(crate) pool: PgPool,
+    bus: EventBus,
+    migrated: Arc<AtomicBool>,
+}
+
+impl Projects {
+    /// Projects over `pool`, publishing on `bus`.
+    pub fn new(pool: PgPool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
+        Self {
+            pool,
+            bus,
+            migrated,
+        }
+    }
+}
+
+impl Hosted for Projects {
+    fn name(&self) -> &'static str {
+        "projects"
+    }
+
+    fn permissions(&self) -> &'static RolePermissions {
+        &PERMISSIONS
+    }
+
+    fn register(&self, routes: &mut tonic::service::RoutesBuilder) {
+        routes.add_service(ProjectsServiceServer::new(self.clone()));
+    }
+
+    fn dependencies(&self) -> Vec<Dependency> {
+        vec![
+            Dependency::Postgres {
+                pool: self.pool.clone(),
+                migrated: Arc::clone(&self.migrated),
+            },
+            Dependency::Nats(Box::new(self.bus.clone())),
+        ]
+    }
+
+    fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            malha_kit::db::wait_migrated(&this.migrated).await;
+            malha_kit::events::spawn_relay(this.pool.clone(), this.bus.clone(), SCHEMA.name, stop);
+        });
+    }
+}

@@ -1,0 +1,110 @@
+//! Create, read, list and update suppliers.
+
+use super::{convert, page, parse};
+use crate::Suppliers;
+use crate::domain::update_mask;
+use crate::store::{self, suppliers::Filter};
+use malha_api::malha::suppliers::v1::*;
+use malha_kit::validate::Violations;
+use malha_kit::{ServiceError, ServiceResult};
+
+pub(super) async fn create(
+    suppliers: &Suppliers,
+    request: CreateSupplierRequest,
+) -> ServiceResult<CreateSupplierResponse> {
+    let mut v = Violations::new();
+    let new = parse::new_supplier(&mut v, request.supplier.as_ref());
+    let request_id = v.request_id(&request.request_id);
+    v.finish()?;
+    let new = new.ok_or_else(|| ServiceError::invalid("supplier", "required"))?;
+
+    let mut tx = suppliers.pool.begin().await?;
+    let row = match store::suppliers::insert(&mut tx, &new, request_id).await? {
+        Some(id) => store::suppliers::get(&mut *tx, id).await?,
+        // The request id was used: this is a retry, answer as the first time.
+        None => store::suppliers::by_request_id(&mut *tx, request_id.unwrap_or_default()).await?,
+    };
+    tx.commit().await?;
+    Ok(CreateSupplierResponse {
+        supplier: Some(convert::supplier(row)),
+    })
+}
+
+pub(super) async fn get(
+    suppliers: &Suppliers,
+    request: GetSupplierRequest,
+) -> ServiceResult<GetSupplierResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid(&request.supplier_id, "supplier_id");
+    v.finish()?;
+    let row = store::suppliers::get(&suppliers.pool, id).await?;
+    Ok(GetSupplierResponse {
+        supplier: Some(convert::supplier(row)),
+    })
+}
+
+pub(super) async fn list(
+    suppliers: &Suppliers,
+    request: ListSuppliersRequest,
+) -> ServiceResult<ListSuppliersResponse> {
+    let mut v = Violations::new();
+    let page = page(&mut v, request.page_size, &request.page_token);
+    let cnpj = if request.cnpj.is_empty() {
+        None
+    } else {
+        parse::cnpj(&mut v, &request.cnpj, "cnpj")
+    };
+    v.finish()?;
+    let filter = Filter {
+        active: request.active,
+        cnpj: cnpj.as_ref().map(|c| c.as_str()),
+    };
+    let rows = store::suppliers::list(&suppliers.pool, &page, &filter).await?;
+    let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());
+    Ok(ListSuppliersResponse {
+        suppliers: rows.into_iter().map(convert::supplier).collect(),
+        next_page_token,
+    })
+}
+
+pub(super) async fn update(
+    suppliers: &Suppliers,
+    request: UpdateSupplierRequest,
+) -> ServiceResult<UpdateSupplierResponse> {
+    let mut v = Violations::new();
+    let supplier = request.supplier.unwrap_or_else(|| {
+        v.add("supplier", "required");
+        Supplier::default()
+    });
+    let id = v.uuid(&supplier.id, "supplier.id");
+    let paths = match request.update_mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths,
+        _ => parse::implied_mask(&supplier),
+    };
+    let fields = match update_mask::parse(&paths) {
+        Ok(fields) if fields.is_empty() => {
+            v.add(
+                "update_mask",
+                "names no field, and the supplier has none set",
+            );
+            fields
+        }
+        Ok(fields) => fields,
+        Err(problems) => {
+            for p in problems {
+                v.add(format!("update_mask.paths[{}]", p.index), p.problem);
+            }
+            Vec::new()
+        }
+    };
+    let patch = parse::patch(&mut v, &supplier, &fields);
+    v.finish()?;
+
+    let mut tx = suppliers.pool.begin().await?;
+    store::suppliers::update(&mut tx, id, &patch).await?;
+    let row = store::suppliers::get(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(UpdateSupplierResponse {
+        supplier: Some(convert::supplier(row)),
+    })
+}

@@ -25,12 +25,14 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 /// Unary calls that take longer end with DEADLINE_EXCEEDED (504).
 const UNARY_DEADLINE: Duration = Duration::from_secs(60);
 /// Request headers that travel to the service as gRPC metadata.
-const FORWARDED: [&str; 5] = [
+const FORWARDED: [&str; 6] = [
     "authorization",
     "traceparent",
     "tracestate",
     "x-request-id",
     "last-event-id",
+    // Payment providers sign their webhooks with it (payments checks it).
+    "x-signature",
 ];
 
 pub(crate) struct Edge {

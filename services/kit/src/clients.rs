@@ -72,14 +72,60 @@ impl ServiceToken {
     }
 }
 
-/// A lazily connected channel to `url` (connection errors surface per call as
-/// UNAVAILABLE, never at start-up).
-pub fn channel(url: &str) -> anyhow::Result<Channel> {
+fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
+        .http2_keep_alive_interval(Duration::from_secs(30)))
+}
+
+/// A channel to `url` that never fails at start-up (connection errors
+/// surface per call). When the host is a DNS name (a headless Kubernetes
+/// Service), every address it resolves to gets a connection and calls are
+/// spread over them (client-side load balancing: kube-proxy balances
+/// connections, not requests); the name is resolved again every 10 s, so new
+/// replicas join and gone ones leave.
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    let uri: http::Uri = url.parse()?;
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(|c| c == '[' || c == ']');
+    if host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
+        return Ok(endpoint(url)?.connect_lazy());
+    }
+    let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let target = format!("{host}:{port}");
+    let (channel, changes) = Channel::balance_channel::<std::net::SocketAddr>(64);
+    tokio::runtime::Handle::try_current()?.spawn(async move {
+        let mut known = std::collections::HashSet::new();
+        loop {
+            if let Ok(found) = tokio::net::lookup_host(&target).await {
+                let found: std::collections::HashSet<_> = found.collect();
+                for gone in known.difference(&found) {
+                    let _ = changes
+                        .send(tonic::transport::channel::Change::Remove(*gone))
+                        .await;
+                }
+                for new in found.difference(&known) {
+                    if let Ok(endpoint) = endpoint(&format!("{scheme}://{new}")) {
+                        let _ = changes
+                            .send(tonic::transport::channel::Change::Insert(*new, endpoint))
+                            .await;
+                    }
+                }
+                known = found;
+            }
+            if changes.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
+    Ok(channel)
 }
 
 /// Copies the incoming caller's token onto an outgoing request, so the
@@ -149,7 +195,15 @@ impl Service<http::Request<Body>> for Propagating {
                     }
                 }
             }
-            inner.call(request).await
+            // The deadline also bounds the wait for a connection (a callee
+            // with no reachable replica answers UNAVAILABLE, not never).
+            match tokio::time::timeout(deadline, inner.call(request)).await {
+                Ok(result) => result,
+                Err(_) => Ok(tonic::Status::deadline_exceeded(
+                    "the callee did not answer within the deadline",
+                )
+                .into_http()),
+            }
         })
     }
 }

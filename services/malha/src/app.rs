@@ -31,6 +31,12 @@ pub async fn start(
         Some(url) => Some(EventBus::connect(url).await?),
         None => None,
     };
+    // Bound before the services are built: those hosted here call each other
+    // on this port (over real gRPC, on loopback).
+    let grpc = TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("binding the gRPC address {}", config.grpc_addr))?;
+    let config = &with_local_urls(config, targets, grpc.local_addr()?.port());
     let mut services = Vec::with_capacity(targets.len());
     for target in targets {
         let pool = targets::pool(&url, target, config.db_max_connections)?;
@@ -47,9 +53,6 @@ pub async fn start(
         )?);
     }
 
-    let grpc = TcpListener::bind(config.grpc_addr)
-        .await
-        .with_context(|| format!("binding the gRPC address {}", config.grpc_addr))?;
     let source = match (&config.auth.jwks_file, &config.auth.identity_url) {
         (Some(path), _) => KeySource::File(path.clone()),
         (None, Some(url)) => KeySource::Identity(url.clone()),
@@ -76,6 +79,16 @@ pub async fn start(
         shutdown_grace,
         max_connection_age: Duration::from_secs(config.max_connection_age_seconds),
     })
+}
+
+/// `config` with the URL of each callee hosted here, when none is
+/// configured, pointing at this process's own gRPC `port` (as identity's is).
+fn with_local_urls(config: &ServeConfig, targets: &[&'static Target], port: u16) -> ServeConfig {
+    let mut config = config.clone();
+    if config.orders.payments_url.is_none() && targets.iter().any(|t| t.name == "payments") {
+        config.orders.payments_url = Some(format!("http://127.0.0.1:{port}"));
+    }
+    config
 }
 
 /// Applies `target`'s migrations, retrying until the database answers.

@@ -41,6 +41,16 @@ pub static TARGETS: &[Target] = &[
         schema: &malha_suppliers::SCHEMA,
         calls: &["identity"],
     },
+    Target {
+        name: "payments",
+        schema: &malha_payments::SCHEMA,
+        calls: &["identity"],
+    },
+    Target {
+        name: "orders",
+        schema: &malha_orders::SCHEMA,
+        calls: &["identity", "payments"],
+    },
 ];
 
 /// Resolves `identity,orders` or `all` to targets; unknown names are an error
@@ -100,6 +110,18 @@ pub fn build(
         "projects" => Arc::new(malha_projects::Projects::new(pool, bus()?, migrated)),
         "inventory" => Arc::new(malha_inventory::Inventory::new(pool, bus()?, migrated)),
         "suppliers" => Arc::new(malha_suppliers::Suppliers::new(pool, migrated)),
+        "payments" => Arc::new(malha_payments::Payments::new(
+            pool,
+            bus()?,
+            migrated,
+            &config.payments,
+        )?),
+        "orders" => Arc::new(malha_orders::Orders::new(
+            pool,
+            bus()?,
+            migrated,
+            &config.orders,
+        )?),
         other => unreachable!("target {other} is listed in TARGETS but not built"),
     })
 }

@@ -108,3 +108,145 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The snack bar's demo menu: the four categories of the source system
+/// (snack, side, drink, dessert) and a few products each, priced in
+/// centavos. Logs in as the demo administrator; idempotent (what exists by
+/// name is left alone).
+pub async fn snack_bar_menu(url: &str) -> anyhow::Result<()> {
+    use malha_api::malha::orders::v1::orders_service_client::OrdersServiceClient;
+    use malha_api::malha::orders::v1::{
+        Category, CreateCategoryRequest, CreateProductRequest, ListCategoriesRequest,
+        ListProductsRequest, Product,
+    };
+
+    /// (name, about, price in centavos).
+    type Item = (&'static str, &'static str, i64);
+    const MENU: [(&str, &str, &[Item]); 4] = [
+        (
+            "Lanche",
+            "Snacks: burgers and sandwiches",
+            &[
+                ("X-Burger", "Pão, hambúrguer 150 g, queijo", 2490),
+                (
+                    "X-Salada",
+                    "X-Burger com alface, tomate e maionese da casa",
+                    2690,
+                ),
+                ("X-Bacon", "X-Burger com bacon crocante", 2990),
+            ],
+        ),
+        (
+            "Acompanhamento",
+            "Sides",
+            &[
+                ("Batata frita", "Porção individual", 1290),
+                ("Onion rings", "Anéis de cebola empanados", 1490),
+            ],
+        ),
+        (
+            "Bebida",
+            "Drinks",
+            &[
+                ("Refrigerante lata", "350 ml", 600),
+                ("Suco de laranja", "Natural, 400 ml", 900),
+                ("Água mineral", "500 ml", 400),
+            ],
+        ),
+        (
+            "Sobremesa",
+            "Desserts",
+            &[
+                ("Sorvete", "Duas bolas", 800),
+                ("Torta de limão", "Fatia", 1100),
+            ],
+        ),
+    ];
+
+    let token = IdentityServiceClient::connect(url.to_owned())
+        .await?
+        .login(LoginRequest {
+            username: DEMO_ADMIN_USERNAME.into(),
+            password: DEMO_ADMIN_PASSWORD.into(),
+        })
+        .await?
+        .into_inner()
+        .tokens
+        .map(|t| t.access_token)
+        .unwrap_or_default();
+    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {token}").parse()?;
+    fn authed<T>(
+        message: T,
+        bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    ) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        request
+    }
+    let mut orders = OrdersServiceClient::connect(url.to_owned()).await?;
+    let existing = orders
+        .list_categories(ListCategoriesRequest {})
+        .await?
+        .into_inner()
+        .categories;
+    for (position, (name, description, products)) in (1..).zip(MENU) {
+        let category = match existing.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+            Some(category) => category.clone(),
+            None => orders
+                .create_category(authed(
+                    CreateCategoryRequest {
+                        category: Some(Category {
+                            name: name.into(),
+                            description: description.into(),
+                            position,
+                            ..Default::default()
+                        }),
+                        request_id: format!("0192f000-0000-7000-8001-{position:012}"),
+                    },
+                    &bearer,
+                ))
+                .await?
+                .into_inner()
+                .category
+                .unwrap_or_default(),
+        };
+        let on_menu = orders
+            .list_products(ListProductsRequest {
+                page_size: 500,
+                category_id: category.id.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .products;
+        for (index, (product, about, price)) in (1..).zip(products.iter()) {
+            if on_menu.iter().any(|p| p.name.eq_ignore_ascii_case(product)) {
+                continue;
+            }
+            orders
+                .create_product(authed(
+                    CreateProductRequest {
+                        product: Some(Product {
+                            category_id: category.id.clone(),
+                            name: (*product).into(),
+                            description: (*about).into(),
+                            price_centavos: *price,
+                            available: true,
+                            ..Default::default()
+                        }),
+                        request_id: format!(
+                            "0192f000-0000-7000-8002-{:012}",
+                            position * 100 + index
+                        ),
+                    },
+                    &bearer,
+                ))
+                .await?;
+        }
+    }
+    tracing::info!("snack-bar menu loaded");
+    Ok(())
+}

@@ -16,6 +16,9 @@ use crate::{app, targets};
 use malha_kit::config::{Secret, ServeConfig};
 use malha_testkit::{NatsServer, PgBinaries, PgCluster};
 
+/// The webhook secret `malha up` uses unless MALHA_PAYMENTS_WEBHOOK_SECRET is set.
+pub const DEV_WEBHOOK_SECRET: &str = "malha-dev-webhook-secret";
+
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
@@ -74,6 +77,11 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
         cluster = Some(pg);
     }
 
+    // A laptop needs no payment provider account: the local Pix provider
+    // signs its webhook notifications with this secret (printed below).
+    if args.config.payments.webhook_secret.is_none() {
+        args.config.payments.webhook_secret = Some(Secret::new(DEV_WEBHOOK_SECRET));
+    }
     let targets = targets::resolve("all")?;
     let server = app::start(&args.config, &targets).await?;
     let grpc = format!("http://127.0.0.1:{}", server.grpc_addr.port());
@@ -81,6 +89,9 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     let edge = malha_edge::start(args.edge_addr, &grpc).await?;
     if !args.no_seed {
         seed::demo(&grpc).await.context("loading the demo data")?;
+        seed::snack_bar_menu(&grpc)
+            .await
+            .context("loading the snack-bar menu")?;
     }
     print_banner(&args, &server, edge.addr.port());
 
@@ -137,6 +148,11 @@ fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: 
     let admin = server.admin_addr.port();
     let database = args.config.database_url.as_ref().map_or("", Secret::expose);
     let nats = args.config.nats_url.as_deref().unwrap_or_default();
+    // Only the built-in development secret is ever printed.
+    let webhook = match &args.config.payments.webhook_secret {
+        Some(secret) if secret.expose() == DEV_WEBHOOK_SECRET => DEV_WEBHOOK_SECRET,
+        _ => "(set by MALHA_PAYMENTS_WEBHOOK_SECRET)",
+    };
     println!(
         "\nMalha is up.\n\
          \n  gRPC (every service, reflection, health)  localhost:{grpc}\
@@ -148,6 +164,7 @@ fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: 
          \n\n  demo administrator   username {DEMO_ADMIN_USERNAME}  password {DEMO_ADMIN_PASSWORD}\
          \n  demo employee        username ana    password malha-employee\
          \n  demo customer        CPF {DEMO_CUSTOMER_CPF}\
+         \n  Pix webhook secret   {webhook}   (local Pix provider; development only)\
          \n\n  try:  grpcurl -plaintext localhost:{grpc} list\
          \n        TOKEN=$(malha token)\
          \n        grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" localhost:{grpc} malha.identity.v1.IdentityService/ListCustomers\

@@ -13,6 +13,9 @@ use crate::helpers::authed;
 use malha_api::identity::identity_service_client::IdentityServiceClient;
 use malha_api::identity::*;
 
+/// The secret the snack bar's payment webhook checks signatures with.
+const E2E_WEBHOOK_SECRET: &str = "e2e-webhook-secret";
+
 struct Up {
     child: Child,
     url: String,
@@ -36,6 +39,7 @@ impl Up {
             .env("MALHA_DATA_DIR", data_dir)
             .env_remove("DATABASE_URL")
             .env_remove("MALHA_NATS_URL")
+            .env("MALHA_PAYMENTS_WEBHOOK_SECRET", E2E_WEBHOOK_SECRET)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(data_dir.join("up.log")).unwrap())
             .spawn()
@@ -211,6 +215,24 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     assert_eq!(token.claims().custom["username"], "admin");
     assert_eq!(token.claims().custom["roles"][0], "admin");
 
+    // `malha token` prints a token that identity validates.
+    let printed = Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["token", "--url", &up.url])
+        .output()
+        .unwrap();
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let token = String::from_utf8(printed.stdout).unwrap();
+    client
+        .validate_token(ValidateTokenRequest {
+            access_token: token.trim().to_owned(),
+        })
+        .await
+        .expect("the printed token is valid");
+
     // The JSON edge serves the same API over HTTP, JWKS included.
     let jwks: serde_json::Value = reqwest::get(format!(
         "http://127.0.0.1:{}/.well-known/jwks.json",
@@ -224,6 +246,7 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
 
     icarus_flow(&up, &admin.access_token).await;
+    crate::snackbar::snack_bar_flow(&up.url, &admin.access_token, E2E_WEBHOOK_SECRET).await;
 
     up.stop();
 

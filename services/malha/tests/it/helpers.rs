@@ -42,6 +42,7 @@ pub(crate) fn config(database_url: &str, nats_url: &str) -> ServeConfig {
 impl TestApp {
     /// Every target over a fresh database, SERVING.
     pub(crate) async fn spawn() -> Self {
+        telemetry();
         let db = malha_testkit::fresh_database()
             .await
             .expect("a fresh database");
@@ -299,4 +300,19 @@ impl TestEdge {
         self.edge.shutdown();
         self.edge.wait().await.expect("the edge stops cleanly");
     }
+}
+
+/// Telemetry as `malha serve` installs it (spans carry trace context), with
+/// quiet logs; once per test binary.
+fn telemetry() {
+    static GUARD: std::sync::OnceLock<malha_kit::telemetry::TelemetryGuard> =
+        std::sync::OnceLock::new();
+    GUARD.get_or_init(|| {
+        malha_kit::telemetry::init_with(
+            "malha-tests",
+            malha_kit::telemetry::LogFormat::Text,
+            "error",
+        )
+        .expect("telemetry")
+    });
 }

@@ -15,6 +15,8 @@ use malha_api::malha::inventory::v1::*;
 use malha_api::malha::projects::v1::projects_service_client::ProjectsServiceClient;
 use malha_api::malha::projects::v1::*;
 use malha_kit::events::Envelope;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -157,6 +159,25 @@ impl Icarus {
     }
 }
 
+async fn expect_health(app: &TestApp, service: &str, wanted: ServingStatus) {
+    let channel = app.channel().await;
+    eventually(&format!("{service} to be {wanted:?}"), WAIT, || {
+        let mut health = HealthClient::new(channel.clone());
+        async move {
+            let status = health
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .status;
+            (status == wanted as i32).then_some(())
+        }
+    })
+    .await;
+}
+
 async fn sql(app: &TestApp) -> sqlx::PgPool {
     sqlx::PgPool::connect(&app.database_url).await.unwrap()
 }
@@ -294,12 +315,25 @@ async fn a_broker_restart_mid_flow_loses_nothing() {
     let mdf = icarus.product("MDF-NATS", 10, 0).await;
 
     app.nats.stop();
-    // The project commits with its event in the outbox while NATS is down.
+    // Readiness follows the event bus...
+    expect_health(
+        &app,
+        "malha.projects.v1.ProjectsService",
+        ServingStatus::NotServing,
+    )
+    .await;
+    // ...and the project still commits, its event waiting in the outbox.
     icarus.project(&[(&mdf, 3)]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(icarus.on_hand(&mdf).await, 10);
 
     app.nats.start().await.unwrap();
+    expect_health(
+        &app,
+        "malha.projects.v1.ProjectsService",
+        ServingStatus::Serving,
+    )
+    .await;
     icarus.expect_on_hand(&mdf, 7).await;
     icarus.project(&[(&mdf, 2)]).await;
     icarus.expect_on_hand(&mdf, 5).await;
@@ -402,4 +436,68 @@ async fn projects_and_products_validate_their_input() {
         .await
         .unwrap_err();
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn the_event_carries_the_callers_trace_and_poison_goes_to_dead_letters() {
+    let app = TestApp::spawn().await;
+    let nats = async_nats::connect(app.nats.url()).await.unwrap();
+    let mut created = nats.subscribe("projects.project.created").await.unwrap();
+    let mut dead = nats.subscribe("deadletter.>").await.unwrap();
+    let mut icarus = Icarus::new(&app, app.admin_token().await).await;
+    let mdf = icarus.product("MDF-TRACE", 5, 0).await;
+
+    // The producer's span continues the caller's trace; the envelope carries it.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let mut request = authed(
+        CreateProjectRequest {
+            project: Some(Project {
+                name: "Traced".into(),
+                materials: vec![Material {
+                    product_id: mdf.id.clone(),
+                    product_name: mdf.name.clone(),
+                    quantity: 1,
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        },
+        &icarus.token,
+    );
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace_id}-00f067aa0ba902b7-01")
+            .parse()
+            .unwrap(),
+    );
+    icarus.projects.create_project(request).await.unwrap();
+    let message = tokio::time::timeout(WAIT, created.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let envelope = Envelope::decode(message.payload.as_ref()).unwrap();
+    assert!(
+        envelope.traceparent.contains(trace_id),
+        "envelope trace context {:?} does not continue {trace_id}",
+        envelope.traceparent
+    );
+    icarus.expect_on_hand(&mdf, 4).await;
+
+    // Something that is not an envelope cannot be applied: dead letter.
+    let js = async_nats::jetstream::new(nats.clone());
+    js.publish("projects.project.created", "not an envelope".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let letter = tokio::time::timeout(WAIT, dead.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        letter.subject.as_str(),
+        "deadletter.inventory-project-created"
+    );
+    assert_eq!(letter.payload.as_ref(), b"not an envelope");
+    assert_eq!(icarus.on_hand(&mdf).await, 4, "nothing else changed");
 }

@@ -572,3 +572,45 @@ async fn service_accounts_get_tokens_with_client_credentials() {
         .unwrap_err();
     assert_eq!(wrong.code(), Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn malha_keys_rotates_in_the_database() {
+    let app = TestApp::spawn().await;
+    app.admin_token().await;
+    let run = |command: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_malha"))
+            .args(["keys", command])
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .unwrap()
+    };
+    let listed = run("list");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let before = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(
+        before.lines().filter(|l| l.starts_with('{')).count(),
+        1,
+        "{before}"
+    );
+    let rotated = run("rotate");
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let after = String::from_utf8(rotated.stdout).unwrap();
+    assert_eq!(
+        after.lines().filter(|l| l.starts_with('{')).count(),
+        2,
+        "{after}"
+    );
+    assert_ne!(
+        before.lines().next(),
+        after.lines().next(),
+        "a new signing key"
+    );
+}

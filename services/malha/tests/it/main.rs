@@ -10,4 +10,5 @@ mod icarus;
 mod identity;
 mod kit;
 mod security;
+mod snackbar;
 mod suppliers;

@@ -1,0 +1,205 @@
+//! Placing an order and asking payments for it.
+//!
+//! The order (lines, total, first history entry) commits on its own first;
+//! then payments is called with a deadline. If payments cannot be reached
+//! the order stays RECEIVED — complete, nothing half-written — and
+//! `RequestPayment` (or a retry with the same request_id) asks again; payments
+//! is idempotent per order, so asking twice never makes two payments.
+
+use std::collections::HashMap;
+
+use super::{actor, ensure_visible, read};
+use crate::Orders;
+use crate::domain::cart::{
+    self, LineInput, MAX_ORDER_NOTES, MAX_TOTAL_CENTAVOS, MenuProduct, Refused,
+};
+use crate::domain::{Mover, Status};
+use crate::store::{
+    menu,
+    orders::{self, NewOrder, OrderRow},
+};
+use crate::transition::{apply, status_of};
+use malha_api::malha::orders::v1::*;
+use malha_kit::auth::{BearerToken, Principal};
+use malha_kit::validate::Violations;
+use malha_kit::{ServiceError, ServiceResult};
+
+pub(super) async fn create(
+    service: &Orders,
+    request: CreateOrderRequest,
+    caller: &Principal,
+    token: Option<&BearerToken>,
+) -> ServiceResult<CreateOrderResponse> {
+    let mut v = Violations::new();
+    let inputs: Vec<LineInput<'_>> = request
+        .items
+        .iter()
+        .map(|item| LineInput {
+            product_id: &item.product_id,
+            quantity: item.quantity,
+            notes: &item.notes,
+        })
+        .collect();
+    // Only product, quantity and notes are read: prices come from the menu.
+    let lines = cart::check_lines(&mut v, &inputs);
+    v.check(
+        request.notes.chars().count() <= MAX_ORDER_NOTES,
+        "notes",
+        "at most 500 characters",
+    );
+    let request_id = v.request_id(&request.request_id);
+    v.finish()?;
+
+    if let Some(request_id) = request_id
+        && let Some(order) = orders::by_request(&service.pool, &caller.subject, request_id).await?
+    {
+        return respond(service, order, caller, token).await;
+    }
+
+    let ids: Vec<uuid::Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let menu: HashMap<_, _> = menu::products_by_ids(&service.pool, &ids)
+        .await?
+        .into_iter()
+        .map(|p| {
+            (
+                p.id,
+                MenuProduct {
+                    name: p.name,
+                    price_centavos: p.price_centavos,
+                    available: p.available,
+                },
+            )
+        })
+        .collect();
+    let priced = cart::price(&lines, &menu).map_err(|refused| match refused {
+        Refused::Unavailable(items) => ServiceError::precondition(
+            "PRODUCTS_UNAVAILABLE",
+            format!("not available: {}", items.join("; ")),
+        ),
+        Refused::TooLarge(_) => ServiceError::invalid(
+            "items",
+            format!("the order total exceeds {MAX_TOTAL_CENTAVOS} centavos"),
+        ),
+    })?;
+
+    let mut tx = service.pool.begin().await?;
+    let new = NewOrder {
+        customer_id: &caller.subject,
+        status: Status::Received.as_str(),
+        notes: request.notes.trim(),
+        total_centavos: priced.total_centavos,
+        request_id,
+    };
+    let Some(order) = orders::insert(&mut tx, &new).await? else {
+        // The same request_id raced in: the first one won.
+        tx.rollback().await?;
+        let order = orders::by_request(
+            &service.pool,
+            &caller.subject,
+            request_id.unwrap_or_default(),
+        )
+        .await?
+        .ok_or(ServiceError::NotFound { resource: "order" })?;
+        return respond(service, order, caller, token).await;
+    };
+    orders::insert_items(&mut tx, order.id, &priced.lines).await?;
+    orders::record_transition(
+        &mut tx,
+        order.id,
+        None,
+        Status::Received.as_str(),
+        &actor(caller),
+        "order placed",
+    )
+    .await?;
+    tx.commit().await?;
+    service.hub.changed(order.id);
+    tracing::info!(order = %order.id, number = order.number, total = order.total_centavos, lines = priced.lines.len(), "order placed");
+    respond(service, order, caller, token).await
+}
+
+/// The order with its payment instructions, asking payments for them when
+/// the order still needs a payment; a payments outage leaves `payment` unset.
+async fn respond(
+    service: &Orders,
+    order: OrderRow,
+    caller: &Principal,
+    token: Option<&BearerToken>,
+) -> ServiceResult<CreateOrderResponse> {
+    let payment = if matches!(
+        status_of(&order),
+        Status::Received | Status::AwaitingPayment
+    ) {
+        match pay(service, &order, caller, token).await {
+            Ok(payment) => Some(payment),
+            Err(error) => {
+                tracing::warn!(order = %order.id, error = %error, "payment not created; the order stays RECEIVED");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok(CreateOrderResponse {
+        order: Some(read::full(service, order.id).await?),
+        payment,
+    })
+}
+
+/// Asks payments for the order's payment and records that the order awaits it.
+async fn pay(
+    service: &Orders,
+    order: &OrderRow,
+    caller: &Principal,
+    token: Option<&BearerToken>,
+) -> ServiceResult<PaymentInstructions> {
+    let instructions = service.payments.create(token, order).await?;
+    let payment_id = uuid::Uuid::parse_str(&instructions.payment_id).map_err(|_| {
+        ServiceError::Unavailable("payments returned a malformed payment id".into())
+    })?;
+    let mut tx = service.pool.begin().await?;
+    let current = orders::get(&mut *tx, order.id, true).await?;
+    if status_of(&current) == Status::Received {
+        orders::set_payment(&mut tx, order.id, payment_id).await?;
+        let reason = format!("payment {payment_id} created");
+        apply(
+            &mut tx,
+            &current,
+            Status::AwaitingPayment,
+            Mover::System,
+            &actor(caller),
+            &reason,
+        )
+        .await?;
+        tx.commit().await?;
+        service.hub.changed(order.id);
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(instructions)
+}
+
+pub(super) async fn request_payment(
+    service: &Orders,
+    request: RequestPaymentRequest,
+    caller: &Principal,
+    token: Option<&BearerToken>,
+) -> ServiceResult<RequestPaymentResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid(&request.order_id, "order_id");
+    v.finish()?;
+    let order = orders::get(&service.pool, id, false).await?;
+    ensure_visible(caller, &order)?;
+    let status = status_of(&order);
+    if !matches!(status, Status::Received | Status::AwaitingPayment) {
+        return Err(ServiceError::precondition(
+            "ORDER_NOT_PAYABLE",
+            format!("an order that is {} needs no payment", status.as_str()),
+        ));
+    }
+    let payment = pay(service, &order, caller, token).await?;
+    Ok(RequestPaymentResponse {
+        order: Some(read::full(service, id).await?),
+        payment: Some(payment),
+    })
+}

@@ -1,0 +1,81 @@
+//! Reading orders: one, a page, the kitchen's queue.
+
+use uuid::Uuid;
+
+use super::{convert, ensure_visible, is_staff};
+use crate::Orders;
+use crate::store::orders::{self, OrderRow};
+use malha_api::malha::orders::v1::*;
+use malha_kit::ServiceResult;
+use malha_kit::auth::Principal;
+use malha_kit::page::PageRequest;
+use malha_kit::validate::Violations;
+
+/// Orders with their lines and history, in two queries.
+pub(super) async fn with_details(
+    service: &Orders,
+    rows: Vec<OrderRow>,
+) -> ServiceResult<Vec<Order>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let items = orders::items(&service.pool, &ids).await?;
+    let history = orders::history(&service.pool, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| convert::order(row, &items, &history))
+        .collect())
+}
+
+/// One order with its lines and history.
+pub(super) async fn full(service: &Orders, id: Uuid) -> ServiceResult<Order> {
+    let row = orders::get(&service.pool, id, false).await?;
+    let mut all = with_details(service, vec![row]).await?;
+    Ok(all.remove(0))
+}
+
+pub(super) async fn get(
+    service: &Orders,
+    request: GetOrderRequest,
+    caller: &Principal,
+) -> ServiceResult<GetOrderResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid(&request.order_id, "order_id");
+    v.finish()?;
+    let row = orders::get(&service.pool, id, false).await?;
+    ensure_visible(caller, &row)?;
+    Ok(GetOrderResponse {
+        order: with_details(service, vec![row]).await?.pop(),
+    })
+}
+
+pub(super) async fn list(
+    service: &Orders,
+    request: ListOrdersRequest,
+    caller: &Principal,
+) -> ServiceResult<ListOrdersResponse> {
+    let status = match OrderStatus::try_from(request.status) {
+        Ok(OrderStatus::Unspecified) => None,
+        Ok(status) => convert::status_rule(status),
+        Err(_) => return Err(malha_kit::ServiceError::invalid("status", "unknown status")),
+    };
+    let page = PageRequest::parse(request.page_size, &request.page_token)?;
+    let customer = (!is_staff(caller)).then_some(caller.subject.as_str());
+    let rows = orders::list(&service.pool, &page, customer, status.map(|s| s.as_str())).await?;
+    let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());
+    Ok(ListOrdersResponse {
+        orders: with_details(service, rows).await?,
+        next_page_token,
+    })
+}
+
+pub(super) async fn kitchen(
+    service: &Orders,
+    request: ListKitchenOrdersRequest,
+) -> ServiceResult<ListKitchenOrdersResponse> {
+    let page = PageRequest::parse(request.page_size, &request.page_token)?;
+    let rows = orders::kitchen(&service.pool, &page).await?;
+    let (rows, next_page_token) = page.finish(rows, orders::kitchen_key);
+    Ok(ListKitchenOrdersResponse {
+        orders: with_details(service, rows.into_iter().map(|r| r.order).collect()).await?,
+        next_page_token,
+    })
+}

@@ -1,0 +1,129 @@
+//! Payments (lanchonete): a Pix payment per order with its BR Code and QR
+//! image, made by the configured provider (`local` or `mercadopago`);
+//! signed provider webhooks; an append-only, hash-chained transaction log;
+//! `PaymentApproved` / `PaymentRejected` / `PaymentExpired` through the
+//! outbox; pending payments expire by themselves.
+//!
+//! Layers: [`brcode`] and [`domain`] (pure rules), [`provider`] (the
+//! provider interface and its two implementations), [`store`] (SQL),
+//! [`settle`] (the one way a status changes), [`expiry`] (the sweeper),
+//! [`qr`] (images), [`api`] (gRPC handlers), `migrations/`.
+
+pub mod api;
+pub mod brcode;
+pub mod domain;
+pub mod expiry;
+pub mod provider;
+pub mod qr;
+pub mod settings;
+pub mod settle;
+pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use malha_api::malha::payments::v1::payments_service_server::PaymentsServiceServer;
+use malha_kit::auth::RolePermissions;
+use malha_kit::config::PaymentsConfig;
+use malha_kit::db::{PgPool, Schema};
+use malha_kit::events::EventBus;
+use malha_kit::server::{Dependency, Hosted};
+
+pub use settings::Settings;
+
+/// Subject of `PaymentApproved`.
+pub const SUBJECT_APPROVED: &str = "payments.payment.approved";
+/// Subject of `PaymentRejected`.
+pub const SUBJECT_REJECTED: &str = "payments.payment.rejected";
+/// Subject of `PaymentExpired`.
+pub const SUBJECT_EXPIRED: &str = "payments.payment.expired";
+
+/// The database schema and migrations of payments.
+pub static SCHEMA: Schema = Schema {
+    name: "payments",
+    migrator: &MIGRATOR,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Payments' own permission system. Customers (and staff, on their behalf)
+/// create payments through orders, which forwards their token; a customer
+/// reads only the payments they asked for.
+pub static PERMISSIONS: RolePermissions = RolePermissions {
+    service: "malha.payments.v1.PaymentsService",
+    grants: &[
+        ("admin", &["*"]),
+        (
+            "employee",
+            &["payments.create", "payments.read", "payments.list"],
+        ),
+        ("customer", &["payments.create", "payments.read"]),
+        ("service", &["payments.create", "payments.read"]),
+    ],
+};
+
+/// The payments service, ready to host.
+#[derive(Clone)]
+pub struct Payments {
+    pub(crate) pool: PgPool,
+    bus: EventBus,
+    migrated: Arc<AtomicBool>,
+    pub(crate) settings: Settings,
+}
+
+impl Payments {
+    /// Payments over `pool`, publishing on `bus`, configured by `config`.
+    pub fn new(
+        pool: PgPool,
+        bus: EventBus,
+        migrated: Arc<AtomicBool>,
+        config: &PaymentsConfig,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool,
+            bus,
+            migrated,
+            settings: Settings::from_config(config)?,
+        })
+    }
+}
+
+impl Hosted for Payments {
+    fn name(&self) -> &'static str {
+        "payments"
+    }
+
+    fn permissions(&self) -> &'static RolePermissions {
+        &PERMISSIONS
+    }
+
+    fn register(&self, routes: &mut tonic::service::RoutesBuilder) {
+        routes.add_service(PaymentsServiceServer::new(self.clone()));
+    }
+
+    fn dependencies(&self) -> Vec<Dependency> {
+        vec![
+            Dependency::Postgres {
+                pool: self.pool.clone(),
+                migrated: Arc::clone(&self.migrated),
+            },
+            Dependency::Nats(Box::new(self.bus.clone())),
+        ]
+    }
+
+    fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            malha_kit::db::wait_migrated(&this.migrated).await;
+            malha_kit::events::spawn_relay(
+                this.pool.clone(),
+                this.bus.clone(),
+                SCHEMA.name,
+                stop.clone(),
+            );
+            expiry::spawn_sweeper(this.pool.clone(), this.settings.sweep_every, stop);
+        });
+    }
+}

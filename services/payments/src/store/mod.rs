@@ -1,0 +1,5 @@
+//! Payments' repository: every SQL statement of the service.
+
+pub mod ledger;
+pub mod notifications;
+pub mod payments;

@@ -78,32 +78,17 @@ impl Hosted for Inventory {
     }
 
     fn dependencies(&self) -> Vec<Dependency> {
-        vec![
-            Dependency::Postgres {
-                pool: self.pool.clone(),
-                migrated: Arc::clone(&self.migrated),
-            },
-            Dependency::Nats(Box::new(self.bus.clone())),
-        ]
+        Dependency::database_and_bus(&self.pool, &self.migrated, &self.bus)
     }
 
     fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
-        let this = self.clone();
-        tokio::spawn(async move {
-            malha_kit::db::wait_migrated(&this.migrated).await;
-            malha_kit::events::spawn_relay(
-                this.pool.clone(),
-                this.bus.clone(),
-                SCHEMA.name,
-                stop.clone(),
-            );
-            malha_kit::events::spawn_consumer(
-                this.pool.clone(),
-                this.bus.clone(),
-                events::PROJECT_CREATED,
-                Arc::new(events::SubtractMaterials),
-                stop,
-            );
-        });
+        malha_kit::events::start_after_migrations(
+            self.pool.clone(),
+            self.bus.clone(),
+            Arc::clone(&self.migrated),
+            Some(SCHEMA.name),
+            vec![(events::PROJECT_CREATED, Arc::new(events::SubtractMaterials))],
+            stop,
+        );
     }
 }

@@ -50,18 +50,6 @@ const PRODUCT: &str =
     "id, sku, name, unit, quantity_on_hand, minimum_level, supplier_id, created_at, updated_at";
 const MOVEMENT: &str = "id, product_id, kind, delta, quantity_after, reason, source, created_at";
 
-fn after(page: &PageRequest) -> ServiceResult<Option<String>> {
-    Ok(page.after.clone())
-}
-
-fn after_uuid(page: &PageRequest) -> ServiceResult<Option<Uuid>> {
-    page.after
-        .as_deref()
-        .map(Uuid::parse_str)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))
-}
-
 /// The editable fields of a product.
 pub struct ProductFields<'a> {
     pub sku: &'a str,
@@ -129,7 +117,7 @@ pub async fn products(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<Pr
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PRODUCT} FROM products WHERE $1::text IS NULL OR sku > $1 ORDER BY sku LIMIT $2"
     )))
-    .bind(after(page)?)
+    .bind(page.after.as_deref())
     .bind(page.fetch_limit())
     .fetch_all(pool)
     .await?)
@@ -240,7 +228,7 @@ pub async fn movements(
           ORDER BY id DESC LIMIT $3"
     )))
     .bind(product)
-    .bind(after_uuid(page)?)
+    .bind(page.after_as::<Uuid>()?)
     .bind(page.fetch_limit())
     .fetch_all(pool)
     .await?)
@@ -283,7 +271,7 @@ pub async fn shortages(
           ORDER BY id DESC LIMIT $3",
     )
     .bind(project)
-    .bind(after_uuid(page)?)
+    .bind(page.after_as::<Uuid>()?)
     .bind(page.fetch_limit())
     .fetch_all(pool)
     .await?)

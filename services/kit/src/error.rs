@@ -54,6 +54,14 @@ pub enum ServiceError {
 /// The result type of handlers and stores.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// What a tonic handler returns.
+pub type Reply<T> = Result<tonic::Response<T>, Status>;
+
+/// A handler's result as tonic wants it: the one place errors become statuses.
+pub fn reply<T>(result: ServiceResult<T>) -> Reply<T> {
+    result.map(tonic::Response::new).map_err(Status::from)
+}
+
 const DOMAIN: &str = "malha.dev";
 
 impl ServiceError {

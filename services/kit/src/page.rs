@@ -57,6 +57,16 @@ impl PageRequest {
         }
     }
 
+    /// The keyset position parsed as `T` (a UUID, a sequence number...);
+    /// a token that does not parse is refused as INVALID_ARGUMENT.
+    pub fn after_as<T: std::str::FromStr>(&self) -> Result<Option<T>, ServiceError> {
+        self.after
+            .as_deref()
+            .map(str::parse::<T>)
+            .transpose()
+            .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))
+    }
+
     /// The `LIMIT` to query with: one more than the page.
     pub fn fetch_limit(&self) -> i64 {
         self.size + 1
@@ -77,6 +87,16 @@ mod tests {
         let (rows, token) = next.finish(vec![3], |n| n.to_string());
         assert_eq!(rows, [3]);
         assert!(token.is_empty());
+    }
+
+    #[test]
+    fn keyset_positions_parse_or_are_refused() {
+        let page = PageRequest::parse(1, "").unwrap();
+        let (_, token) = page.finish(vec![7_i64, 8], i64::to_string);
+        let next = PageRequest::parse(1, &token).unwrap();
+        assert_eq!(next.after_as::<i64>().unwrap(), Some(7));
+        assert!(next.after_as::<uuid::Uuid>().is_err());
+        assert_eq!(page.after_as::<i64>().unwrap(), None);
     }
 
     #[test]

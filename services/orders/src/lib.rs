@@ -114,27 +114,21 @@ impl Hosted for Orders {
     }
 
     fn dependencies(&self) -> Vec<Dependency> {
-        vec![
-            Dependency::Postgres {
-                pool: self.pool.clone(),
-                migrated: Arc::clone(&self.migrated),
-            },
-            Dependency::Nats(Box::new(self.bus.clone())),
-        ]
+        Dependency::database_and_bus(&self.pool, &self.migrated, &self.bus)
     }
 
     fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
         self.hub.spawn_listener(self.pool.clone(), stop.clone());
-        let this = self.clone();
-        tokio::spawn(async move {
-            malha_kit::db::wait_migrated(&this.migrated).await;
-            malha_kit::events::spawn_consumer(
-                this.pool.clone(),
-                this.bus.clone(),
+        malha_kit::events::start_after_migrations(
+            self.pool.clone(),
+            self.bus.clone(),
+            Arc::clone(&self.migrated),
+            None,
+            vec![(
                 events::PAYMENT_OUTCOMES,
                 Arc::new(events::ApplyPaymentOutcome),
-                stop,
-            );
-        });
+            )],
+            stop,
+        );
     }
 }

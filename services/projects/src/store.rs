@@ -133,12 +133,7 @@ pub async fn list(
     page: &PageRequest,
     status: Option<&str>,
 ) -> ServiceResult<Vec<ProjectRow>> {
-    let before = page
-        .after
-        .as_deref()
-        .map(Uuid::parse_str)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+    let before = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM projects
           WHERE ($1::uuid IS NULL OR id < $1) AND ($2::text IS NULL OR status = $2)

@@ -9,17 +9,13 @@ mod customers;
 mod people;
 mod sessions;
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::Identity;
 use malha_api::identity::identity_service_server::IdentityService;
 use malha_api::identity::*;
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: malha_kit::ServiceResult<T>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+use malha_kit::error::{Reply, reply};
 
 #[tonic::async_trait]
 impl IdentityService for Identity {

@@ -101,12 +101,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> ServiceResult<CustomerRow> {
 
 /// One page of customers, oldest first.
 pub async fn list(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<CustomerRow>> {
-    let after = page
-        .after
-        .as_deref()
-        .map(Uuid::parse_str)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+    let after = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(
         "SELECT id, kind, cpf, name, email, created_at FROM customers
           WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2",

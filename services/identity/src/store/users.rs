@@ -122,12 +122,7 @@ pub async fn for_login(pool: &PgPool, username: &str) -> ServiceResult<Option<Lo
 
 /// One page of users, oldest first.
 pub async fn list(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<UserRow>> {
-    let after = page
-        .after
-        .as_deref()
-        .map(Uuid::parse_str)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+    let after = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} FROM users u JOIN people p ON p.id = u.person_id
           WHERE $1::uuid IS NULL OR u.id > $1 ORDER BY u.id LIMIT $2"

@@ -4,18 +4,14 @@ mod convert;
 mod movements;
 mod products;
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::Inventory;
 use malha_api::malha::inventory::v1::inventory_service_server::InventoryService;
 use malha_api::malha::inventory::v1::*;
-use malha_kit::{ServiceResult, auth};
+use malha_kit::auth;
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: ServiceResult<T>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+use malha_kit::error::{Reply, reply};
 
 #[tonic::async_trait]
 impl InventoryService for Inventory {

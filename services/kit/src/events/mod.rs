@@ -25,9 +25,12 @@ pub use malha_api::malha::events::v1::Envelope;
 pub use outbox::publish;
 pub use relay::spawn_relay;
 
-use std::sync::LazyLock;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, LazyLock};
 
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use tokio::sync::watch;
 
 /// The outbox and inbox tables, created in every service's schema.
 pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
@@ -35,3 +38,25 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     migrator.dangerous_set_table_name("_malha_events_migrations");
     migrator
 });
+
+/// The event work of one service, started once its schema is migrated: the
+/// outbox relay of `relay_schema` (for services that publish) and one
+/// exactly-once consumer per `(spec, handler)`; all end when `stop` turns true.
+pub fn start_after_migrations(
+    pool: PgPool,
+    bus: EventBus,
+    migrated: Arc<AtomicBool>,
+    relay_schema: Option<&'static str>,
+    consumers: Vec<(ConsumerSpec, Arc<dyn Handler>)>,
+    stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        crate::db::wait_migrated(&migrated).await;
+        if let Some(schema) = relay_schema {
+            spawn_relay(pool.clone(), bus.clone(), schema, stop.clone());
+        }
+        for (spec, handler) in consumers {
+            spawn_consumer(pool.clone(), bus.clone(), spec, handler, stop.clone());
+        }
+    });
+}

@@ -27,6 +27,22 @@ pub enum Dependency {
 }
 
 impl Dependency {
+    /// What a service with its own schema and the event bus needs: its
+    /// migrated database and NATS.
+    pub fn database_and_bus(
+        pool: &sqlx::PgPool,
+        migrated: &Arc<AtomicBool>,
+        bus: &crate::events::EventBus,
+    ) -> Vec<Self> {
+        vec![
+            Self::Postgres {
+                pool: pool.clone(),
+                migrated: Arc::clone(migrated),
+            },
+            Self::Nats(Box::new(bus.clone())),
+        ]
+    }
+
     async fn is_ready(&self) -> bool {
         match self {
             Self::Postgres { pool, migrated } => {

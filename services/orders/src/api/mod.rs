@@ -8,7 +8,7 @@ mod read;
 mod status;
 mod watch;
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::Orders;
 use crate::store::orders::OrderRow;
@@ -17,11 +17,7 @@ use malha_api::malha::orders::v1::*;
 use malha_kit::auth::{self, BearerToken, Principal};
 use malha_kit::{ServiceError, ServiceResult};
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: ServiceResult<T>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+use malha_kit::error::{Reply, reply};
 
 /// How the history names a caller: `customer:<id>`, `user:<id>`...
 fn actor(principal: &Principal) -> String {

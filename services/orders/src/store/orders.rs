@@ -211,12 +211,7 @@ pub async fn list(
     customer_id: Option<&str>,
     status: Option<&str>,
 ) -> ServiceResult<Vec<OrderRow>> {
-    let before = page
-        .after
-        .as_deref()
-        .map(Uuid::parse_str)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+    let before = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER} FROM orders
           WHERE ($1::uuid IS NULL OR id < $1)

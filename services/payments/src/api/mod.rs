@@ -7,19 +7,14 @@ mod ledger;
 mod notify;
 mod read;
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::Payments;
 use malha_api::malha::payments::v1::payments_service_server::PaymentsService;
 use malha_api::malha::payments::v1::*;
-use malha_kit::ServiceResult;
 use malha_kit::auth::{self, Principal};
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: ServiceResult<T>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+use malha_kit::error::{Reply, reply};
 
 /// How the transaction log names a caller: `customer:<id>`, `user:<id>`...
 fn actor(principal: &Principal) -> String {

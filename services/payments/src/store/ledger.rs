@@ -6,8 +6,8 @@ use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::domain::ledger::{self, Entry, Linked};
+use malha_kit::ServiceResult;
 use malha_kit::page::PageRequest;
-use malha_kit::{ServiceError, ServiceResult};
 
 /// A stored entry.
 #[derive(Debug, Clone, FromRow)]
@@ -137,12 +137,7 @@ pub async fn list(
     payment_id: Option<Uuid>,
     page: &PageRequest,
 ) -> ServiceResult<Vec<TransactionRow>> {
-    let after = page
-        .after
-        .as_deref()
-        .map(str::parse::<i64>)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+    let after = page.after_as::<i64>()?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM transactions
           WHERE sequence > $1 AND ($2::uuid IS NULL OR payment_id = $2)

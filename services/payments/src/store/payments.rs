@@ -158,12 +158,7 @@ pub async fn list(
     order_id: Option<Uuid>,
     page: &PageRequest,
 ) -> ServiceResult<Vec<PaymentRow>> {
-    let before = page
-        .after
-        .as_deref()
-        .map(Uuid::parse_str)
-        .transpose()
-        .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+    let before = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM payments
           WHERE ($1::uuid IS NULL OR id < $1) AND ($2::uuid IS NULL OR order_id = $2)

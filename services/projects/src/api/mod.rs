@@ -3,7 +3,7 @@
 mod convert;
 mod write;
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::{Projects, domain::Status as ProjectStatusRule, store};
 use malha_api::malha::projects::v1::projects_service_server::ProjectsService;
@@ -12,11 +12,7 @@ use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceResult, auth};
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: ServiceResult<T>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+use malha_kit::error::{Reply, reply};
 
 #[tonic::async_trait]
 impl ProjectsService for Projects {

@@ -9,7 +9,7 @@ mod parse;
 mod supplied;
 mod suppliers;
 
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::Suppliers;
 use malha_api::malha::suppliers::v1::suppliers_service_server::SuppliersService;
@@ -18,11 +18,7 @@ use malha_kit::ServiceError;
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: malha_kit::ServiceResult<T>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+use malha_kit::error::{Reply, reply};
 
 /// Parses the page fields, recording their violations with the others.
 fn page(v: &mut Violations, page_size: i32, page_token: &str) -> PageRequest {

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::after_id;
 use malha_kit::page::PageRequest;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -129,7 +128,7 @@ pub async fn list(
           ORDER BY product_id LIMIT $3"
     )))
     .bind(supplier_id)
-    .bind(after_id(page)?)
+    .bind(page.after_as::<Uuid>()?)
     .bind(page.fetch_limit())
     .fetch_all(db)
     .await?)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::{after_id, contacts};
+use super::contacts;
 use crate::domain::{Contact, NewSupplier, SupplierPatch};
 use malha_kit::page::PageRequest;
 use malha_kit::{ServiceError, ServiceResult};
@@ -160,7 +160,7 @@ pub async fn list(
             AND ($3::text IS NULL OR s.cnpj = $3)
           ORDER BY s.id LIMIT $4"
     )))
-    .bind(after_id(page)?)
+    .bind(page.after_as::<Uuid>()?)
     .bind(filter.active)
     .bind(filter.cnpj)
     .bind(page.fetch_limit())

@@ -434,3 +434,164 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     println!("{stdout}");
     edge.stop().await;
 }
+
+/// Icarus through the edge: every HTTP verb of inventory, projects and
+/// suppliers with JSON in and out (path variables, query parameters, nested
+/// bodies, int64 as strings, enums by name, timestamps, field masks).
+#[tokio::test]
+async fn icarus_services_speak_json_through_the_edge() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let edge = app.edge().await;
+    let token = Some(admin.as_str());
+
+    // inventory: POST (nested body, int64), GET by path variable, PATCH with a mask.
+    let created = edge
+        .post(
+            "/v1/inventory/products",
+            token,
+            json!({"product": {"sku": "EDGE-MDF", "name": "MDF", "unit": "sheet", "minimumLevel": "3"}}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    let product = &created.json["product"];
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    assert_eq!(product["minimumLevel"], "3", "int64 as a string");
+    assert_rfc3339(&product["createTime"]);
+    let patched = edge
+        .call(
+            Method::PATCH,
+            // The body is the product; the mask comes as a query parameter.
+            &format!("/v1/inventory/products/{product_id}?update_mask=name"),
+            token,
+            Some(json!({"name": "MDF 15 mm"})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.json);
+    assert_eq!(patched.json["product"]["name"], "MDF 15 mm");
+    let moved = edge
+        .post(
+            &format!("/v1/inventory/products/{product_id}/movements"),
+            token,
+            json!({"kind": "MOVEMENT_KIND_RECEIPT", "quantity": "10", "reason": "delivery"}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.json);
+    assert_eq!(
+        moved.json["movement"]["kind"], "MOVEMENT_KIND_RECEIPT",
+        "enum by name"
+    );
+    let page = edge
+        .get(
+            &format!("/v1/inventory/products/{product_id}/movements?page_size=1"),
+            token,
+        )
+        .await;
+    assert_eq!(page.json["movements"].as_array().unwrap().len(), 1);
+
+    // projects: POST with nested materials, GET with an enum query parameter,
+    // PATCH the status, DELETE a planned one.
+    let project = edge
+        .post(
+            "/v1/projects",
+            token,
+            json!({"project": {"name": "Armário", "materials": [
+                {"productId": product_id, "productName": "MDF 15 mm", "quantity": "4"}]}}),
+        )
+        .await;
+    assert_eq!(project.status, 200, "{:?}", project.json);
+    let project_id = project.json["project"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(project.json["project"]["status"], "PROJECT_STATUS_PLANNED");
+    let planned = edge
+        .get(
+            "/v1/projects?status=PROJECT_STATUS_PLANNED&page_size=10",
+            token,
+        )
+        .await;
+    assert!(
+        planned.json["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == project_id.as_str())
+    );
+    let cancelled = edge
+        .call(
+            Method::PATCH,
+            &format!("/v1/projects/{project_id}?updateMask=status"),
+            token,
+            Some(json!({"status": "PROJECT_STATUS_CANCELLED"})),
+        )
+        .await;
+    assert_eq!(
+        cancelled.json["project"]["status"],
+        "PROJECT_STATUS_CANCELLED"
+    );
+    let deleted = edge
+        .call(
+            Method::DELETE,
+            &format!("/v1/projects/{project_id}"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+    let gone = edge.get(&format!("/v1/projects/{project_id}"), token).await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.json["code"], 5);
+
+    // suppliers: POST, PUT a supplied product, GET, DELETE (deactivates: referenced).
+    let supplier = edge
+        .post(
+            "/v1/suppliers",
+            token,
+            json!({"legalName": "Madeireira Sul Ltda", "cnpj": "11.222.333/0001-81",
+                   "address": {"street": "Rua A", "number": "10", "district": "Centro",
+                               "city": "Curitiba", "state": "PR", "postalCode": "80010-000"}}),
+        )
+        .await;
+    assert_eq!(supplier.status, 200, "{:?}", supplier.json);
+    let supplier_id = supplier.json["supplier"]["id"].as_str().unwrap().to_owned();
+    let supplied = edge
+        .call(
+            Method::PUT,
+            &format!("/v1/suppliers/{supplier_id}/products/{product_id}"),
+            token,
+            Some(json!({"productName": "MDF 15 mm", "priceCentavos": "8990", "leadTimeDays": 5})),
+        )
+        .await;
+    assert_eq!(supplied.status, 200, "{:?}", supplied.json);
+    assert_eq!(supplied.json["suppliedProduct"]["priceCentavos"], "8990");
+    let bad_cnpj = edge
+        .post(
+            "/v1/suppliers",
+            token,
+            json!({"legalName": "X", "cnpj": "11.111.111/1111-11"}),
+        )
+        .await;
+    assert_eq!(bad_cnpj.status, 400);
+    assert!(violated(&bad_cnpj.json).iter().any(|f| f.contains("cnpj")));
+    let removed = edge
+        .call(
+            Method::DELETE,
+            &format!("/v1/suppliers/{supplier_id}"),
+            token,
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{:?}", removed.json);
+    assert_eq!(
+        removed.json["outcome"], "DELETE_OUTCOME_DEACTIVATED",
+        "referenced: kept"
+    );
+    let after = edge
+        .get(&format!("/v1/suppliers/{supplier_id}"), token)
+        .await;
+    assert_eq!(after.status, 200);
+    // proto3 JSON leaves `false` out, as Envoy's transcoder does.
+    assert!(
+        after.json["supplier"].get("active").is_none(),
+        "{:?}",
+        after.json
+    );
+}

@@ -1,12 +1,13 @@
-//! A bounded cache of verified tokens, keyed by the SHA-256 of the token, so
-//! a token is verified once rather than on every call. Entries honour the
-//! token's expiry and the key-set generation (a rotated-out key drops them).
+//! A bounded cache of verified tokens, so a token is verified once rather
+//! than on every call. Keyed by the token itself (hashed with the map's
+//! random SipHash key; a hit compares the whole token, so no collision can
+//! ever serve another token's principal). Entries honour the token's expiry
+//! and the key-set generation (a rotated-out key drops them).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use sha2::{Digest, Sha256};
 
 use super::Principal;
 
@@ -15,10 +16,14 @@ struct Entry {
     generation: u64,
 }
 
+/// A hit: the principal and the token as an `Arc`, shared with the cache so
+/// forwarding it costs no copy.
+pub(super) type Hit = (Arc<Principal>, Arc<str>);
+
 /// Verified tokens, at most `capacity` of them.
 pub(super) struct TokenCache {
     capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    entries: Mutex<HashMap<Arc<str>, Entry>>,
 }
 
 impl TokenCache {
@@ -29,22 +34,18 @@ impl TokenCache {
         }
     }
 
-    pub(super) fn key(token: &str) -> [u8; 32] {
-        Sha256::digest(token.as_bytes()).into()
-    }
-
-    /// The principal of a token verified under key-set `generation` and not
+    /// The principal of `token` verified under key-set `generation` and not
     /// yet expired at `now`.
-    pub(super) fn get(&self, key: &[u8; 32], generation: u64, now: i64) -> Option<Arc<Principal>> {
+    pub(super) fn get(&self, token: &str, generation: u64, now: i64) -> Option<Hit> {
         let entries = self.entries.lock();
-        let entry = entries.get(key)?;
+        let (key, entry) = entries.get_key_value(token)?;
         (entry.generation == generation && entry.principal.expires_at > now)
-            .then(|| Arc::clone(&entry.principal))
+            .then(|| (Arc::clone(&entry.principal), Arc::clone(key)))
     }
 
     pub(super) fn insert(
         &self,
-        key: [u8; 32],
+        key: Arc<str>,
         principal: Arc<Principal>,
         generation: u64,
         now: i64,
@@ -86,18 +87,18 @@ mod tests {
     #[test]
     fn expired_tokens_and_old_key_generations_miss() {
         let cache = TokenCache::new(8);
-        let key = TokenCache::key("t");
-        cache.insert(key, principal(100), 1, 50);
-        assert!(cache.get(&key, 1, 99).is_some());
-        assert!(cache.get(&key, 1, 100).is_none(), "expired");
-        assert!(cache.get(&key, 2, 60).is_none(), "keys changed");
+        cache.insert("t".into(), principal(100), 1, 50);
+        assert!(cache.get("t", 1, 99).is_some());
+        assert!(cache.get("t", 1, 100).is_none(), "expired");
+        assert!(cache.get("t", 2, 60).is_none(), "keys changed");
+        assert!(cache.get("u", 1, 60).is_none(), "another token");
     }
 
     #[test]
     fn stays_bounded() {
         let cache = TokenCache::new(4);
         for i in 0..100 {
-            cache.insert(TokenCache::key(&i.to_string()), principal(1000), 1, 0);
+            cache.insert(i.to_string().into(), principal(1000), 1, 0);
         }
         assert!(cache.entries.lock().len() <= 4);
     }

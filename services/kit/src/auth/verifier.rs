@@ -83,8 +83,8 @@ pub struct Verifier {
     inner: Arc<Inner>,
 }
 
-/// Tokens remembered after verification.
-const CACHE_CAPACITY: usize = 100_000;
+/// Tokens remembered after verification (~1 KiB each).
+const CACHE_CAPACITY: usize = 20_000;
 /// After a fetch that did not find a token's kid, unknown kids are refused
 /// without fetching for this long.
 const MISS_COOLDOWN: Duration = Duration::from_secs(5);
@@ -116,11 +116,21 @@ impl Verifier {
 
     /// Verifies `token` and returns its principal.
     pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
+        self.verify_shared(token)
+            .await
+            .map(|(principal, _)| principal)
+    }
+
+    /// Verifies `token`; returns its principal and the token as a shared
+    /// `Arc` (the cache's own copy when it was cached).
+    pub async fn verify_shared(
+        &self,
+        token: &str,
+    ) -> Result<(Arc<Principal>, Arc<str>), AuthError> {
         let now = now();
-        let cache_key = TokenCache::key(token);
         let generation = self.inner.keys.read().generation;
-        if let Some(principal) = self.inner.cache.get(&cache_key, generation, now) {
-            return Ok(principal);
+        if let Some(hit) = self.inner.cache.get(token, generation, now) {
+            return Ok(hit);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         if header.alg != Algorithm::EdDSA
@@ -144,10 +154,14 @@ impl Verifier {
                 _ => AuthError::Invalid,
             })?;
         let principal = Arc::new(Principal::from(data.claims));
-        self.inner
-            .cache
-            .insert(cache_key, Arc::clone(&principal), keys.generation, now);
-        Ok(principal)
+        let shared: Arc<str> = token.into();
+        self.inner.cache.insert(
+            Arc::clone(&shared),
+            Arc::clone(&principal),
+            keys.generation,
+            now,
+        );
+        Ok((principal, shared))
     }
 
     /// The key set if it holds `kid`, fetching the keys again if not. Only

@@ -185,15 +185,15 @@ async fn authorize(
         )),
         Some(AccessRule::Public) => Ok(match token {
             // A public RPC still learns who calls it when the token is good.
-            Some(token) => verifier.verify(token).await.ok().map(|p| (p, token.into())),
+            Some(token) => verifier.verify_shared(token).await.ok(),
             None => None,
         }),
         Some(_) => {
             let token = token.ok_or_else(|| {
                 ServiceError::Unauthenticated("a bearer access token is required".into())
             })?;
-            let principal = verifier
-                .verify(token)
+            let (principal, token) = verifier
+                .verify_shared(token)
                 .await
                 .map_err(|e| ServiceError::Unauthenticated(e.to_string()))?;
             if !policy.permits(&principal.roles) {
@@ -202,7 +202,7 @@ async fn authorize(
                     policy.method
                 )));
             }
-            Ok(Some((principal, token.into())))
+            Ok(Some((principal, token)))
         }
     }
 }

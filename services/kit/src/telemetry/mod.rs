@@ -78,8 +78,13 @@ pub fn init_with(
     // outgoing calls) when logs are quiet.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // Per-span extras (source location, thread, busy/idle timers) cost
+    // allocations and clock reads on every RPC; spans keep their own fields.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()

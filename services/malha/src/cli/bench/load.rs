@@ -100,6 +100,114 @@ fn parse(json: &[u8]) -> anyhow::Result<Figures> {
     })
 }
 
+/// Finds h2load (Debian's nghttp2-client), or explains how to install it.
+pub(super) fn h2load() -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from("h2load");
+    Command::new(&path)
+        .arg("--version")
+        .output()
+        .map(|_| path)
+        .context("h2load not found; install it with: sudo apt-get install -y nghttp2-client")
+}
+
+/// h2load's load: connections × concurrent streams each, for a duration.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct H2Shape {
+    pub(super) connections: usize,
+    pub(super) streams: usize,
+    pub(super) seconds: u64,
+}
+
+/// One h2load run posting the gRPC-framed `message` to `path` on `addr` with
+/// raw HTTP/2 frames: `connections` × `streams` in flight for `seconds`.
+/// Latencies come from h2load's per-request log. h2load checks only the HTTP
+/// status, so callers make one real gRPC call first to prove the RPC answers OK.
+pub(super) fn h2load_run(
+    h2load: &Path,
+    addr: &str,
+    path: &str,
+    message: &[u8],
+    token: Option<&str>,
+    shape: H2Shape,
+) -> anyhow::Result<Figures> {
+    let H2Shape {
+        connections,
+        streams,
+        seconds,
+    } = shape;
+    let dir = tempfile::tempdir()?;
+    let body = dir.path().join("body.bin");
+    let log = dir.path().join("requests.log");
+    // gRPC framing: no compression, big-endian length, the protobuf bytes.
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+    framed.extend_from_slice(message);
+    std::fs::write(&body, framed)?;
+    let mut command = Command::new(h2load);
+    command
+        .args([
+            "-c",
+            &connections.to_string(),
+            "-m",
+            &streams.to_string(),
+            "-t",
+            "1",
+        ])
+        .args(["-D", &seconds.to_string(), "--warm-up-time", "1"])
+        .arg("-d")
+        .arg(&body)
+        .arg(format!("--log-file={}", log.display()))
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
+    let output = command
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .context("running h2load")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(output.status.success(), "h2load failed: {text}");
+    let rps = text
+        .lines()
+        .find(|l| l.starts_with("finished in"))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|part| part.trim_end_matches(" req/s").parse::<f64>().ok())
+        .context("h2load printed no req/s")?;
+    let failed = text
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .map(|l| {
+            ["failed", "errored", "timeout"]
+                .iter()
+                .filter_map(|word| {
+                    l.split(", ")
+                        .find(|p| p.ends_with(word))
+                        .and_then(|p| p.split_whitespace().next())
+                        .and_then(|n| n.parse::<u64>().ok())
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    let mut micros: Vec<u64> = std::fs::read_to_string(&log)?
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2).and_then(|d| d.trim().parse().ok()))
+        .collect();
+    micros.sort_unstable();
+    let pick = |q: f64| -> f64 {
+        if micros.is_empty() {
+            return 0.0;
+        }
+        let index = ((micros.len() - 1) as f64 * q).round() as usize;
+        micros[index.min(micros.len() - 1)] as f64 / 1000.0
+    };
+    Ok(Figures {
+        rps,
+        p50_ms: pick(0.50),
+        p99_ms: pick(0.99),
+        errors: failed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -135,7 +135,7 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     let only: Vec<&str> = args.only.split(',').map(str::trim).collect();
     if only.contains(&"auth") {
-        auth::run(&mut bench)?;
+        auth::run(&mut bench).await?;
     }
     if only.contains(&"db") {
         db::run(&mut bench).await?;
@@ -175,12 +175,23 @@ async fn bare_server() -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (reporter, health) = tonic_health::server::health_reporter();
+    // Same socket options as Malha's server (TCP_NODELAY), so only the
+    // layers differ.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |conn| {
+            if let Ok(stream) = &conn {
+                let _ = stream.set_nodelay(true);
+            }
+            conn
+        },
+    );
     tokio::spawn(async move {
         // The reporter must outlive the server or Check answers NOT_FOUND.
         let _keep = reporter;
         let _ = tonic::transport::Server::builder()
             .add_service(health)
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .serve_with_incoming(incoming)
             .await;
     });
     Ok(addr.to_string())

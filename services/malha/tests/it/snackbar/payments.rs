@@ -1,0 +1,414 @@
+//! Payments in the snack bar: webhooks (forged, replayed, stale, unknown),
+//! rejections, hand confirmation and the tamper-evident log, an outage of
+//! payments, expiry, and the MercadoPago provider against a fake.
+
+use super::*;
+
+#[tokio::test]
+async fn forged_replayed_stale_or_unknown_notifications_change_nothing() {
+    let app = spawn(|_| {}).await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, payment) = bar.order(&customer).await;
+    let txid = txid(&payment);
+    let now = chrono::Utc::now().timestamp();
+
+    let forged = bar
+        .notify_signed(&txid, local::APPROVED, "forged-1", "guessed secret", now)
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), Code::Unauthenticated);
+    let stale = bar
+        .notify_signed(&txid, local::APPROVED, "stale-1", SECRET, now - 3600)
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Unauthenticated);
+    let mut unsigned = Request::new(posted(local::APPROVED, &txid));
+    unsigned
+        .metadata_mut()
+        .insert("x-request-id", "unsigned-1".parse().unwrap());
+    assert_eq!(
+        bar.payments
+            .handle_notification(unsigned)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    // A signature made for a rejection does not turn into an approval.
+    let ts = now.to_string();
+    let manifest = signature::manifest(&txid, "swap-1", &ts, &Local::signed_extra(local::REJECTED));
+    let mut swapped = Request::new(posted(local::APPROVED, &txid));
+    let header = signature::header(SECRET.as_bytes(), &ts, &manifest);
+    swapped
+        .metadata_mut()
+        .insert("x-signature", header.parse().unwrap());
+    swapped
+        .metadata_mut()
+        .insert("x-request-id", "swap-1".parse().unwrap());
+    assert_eq!(
+        bar.payments
+            .handle_notification(swapped)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    let unknown = bar
+        .notify("NOSUCHPAYMENT", local::APPROVED, "unknown-1")
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    assert_eq!(
+        bar.payment_status(&payment.payment_id).await,
+        PaymentStatus::Pending
+    );
+    let log = bar.transactions(&payment.payment_id).await;
+    assert_eq!(log.len(), 1, "only `created`: {log:?}");
+    assert_eq!(
+        bar.get(&customer, &order.id).await.unwrap().status,
+        OrderStatus::AwaitingPayment as i32
+    );
+
+    // The genuine one counts once; its replay is acknowledged and ignored.
+    let applied = bar
+        .notify(&txid, local::APPROVED, "genuine-1")
+        .await
+        .unwrap();
+    assert_eq!(applied.outcome, NotificationOutcome::Applied as i32);
+    let replayed = bar
+        .notify(&txid, local::APPROVED, "genuine-1")
+        .await
+        .unwrap();
+    assert_eq!(replayed.outcome, NotificationOutcome::Duplicate as i32);
+    let kinds: Vec<TransactionKind> = bar
+        .transactions(&payment.payment_id)
+        .await
+        .iter()
+        .map(|t| TransactionKind::try_from(t.kind).unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            TransactionKind::Created,
+            TransactionKind::Notified,
+            TransactionKind::Approved
+        ]
+    );
+    let paid = bar.wait_for(&order.id, OrderStatus::Paid).await;
+    // Another (late) approval of the same payment moves nothing again.
+    let late = bar
+        .notify(&txid, local::APPROVED, "genuine-2")
+        .await
+        .unwrap();
+    assert_eq!(late.outcome, NotificationOutcome::Recorded as i32);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let still = bar.get(&customer, &order.id).await.unwrap();
+    assert_eq!(still.history.len(), paid.history.len());
+    assert_eq!(
+        statuses(&still.history)
+            .iter()
+            .filter(|s| **s == OrderStatus::Paid)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_payment_sends_the_order_back_for_a_new_one() {
+    let app = spawn(|_| {}).await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, payment) = bar.order(&customer).await;
+    let rejected = bar
+        .notify(&txid(&payment), local::REJECTED, "reject-1")
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, PaymentStatus::Rejected as i32);
+    bar.wait_for(&order.id, OrderStatus::Received).await;
+
+    let again = bar
+        .orders
+        .request_payment(authed(
+            RequestPaymentRequest {
+                order_id: order.id.clone(),
+            },
+            &customer,
+        ))
+        .await
+        .expect("a new payment may be requested")
+        .into_inner();
+    let second = again.payment.unwrap();
+    assert_ne!(second.payment_id, payment.payment_id);
+    assert_eq!(
+        again.order.unwrap().status,
+        OrderStatus::AwaitingPayment as i32
+    );
+    // The old payment's code no longer pays the order.
+    let stale = bar
+        .notify(&txid(&payment), local::APPROVED, "old-1")
+        .await
+        .unwrap();
+    assert_eq!(stale.outcome, NotificationOutcome::Recorded as i32);
+    bar.notify(&txid(&second), local::APPROVED, "new-1")
+        .await
+        .unwrap();
+    bar.wait_for(&order.id, OrderStatus::Paid).await;
+}
+
+#[tokio::test]
+async fn confirming_by_hand_is_idempotent_and_editing_the_log_is_detected() {
+    let app = spawn(|_| {}).await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, payment) = bar.order(&customer).await;
+    let (_, other) = bar.order(&customer).await;
+    for _ in 0..2 {
+        let confirmed = bar
+            .payments
+            .confirm_payment(authed(
+                ConfirmPaymentRequest {
+                    payment_id: payment.payment_id.clone(),
+                    note: "seen in the bank app".into(),
+                },
+                &admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .payment
+            .unwrap();
+        assert_eq!(confirmed.status, PaymentStatus::Approved as i32);
+    }
+    bar.wait_for(&order.id, OrderStatus::Paid).await;
+    let approvals = bar
+        .transactions(&payment.payment_id)
+        .await
+        .into_iter()
+        .filter(|t| t.kind == TransactionKind::Approved as i32)
+        .count();
+    assert_eq!(approvals, 1);
+
+    let verify = |mut payments: PaymentsServiceClient<Channel>, admin: String| async move {
+        payments
+            .verify_ledger(authed(VerifyLedgerRequest {}, &admin))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let intact = verify(bar.payments.clone(), admin.clone()).await;
+    assert!(intact.intact, "{intact:?}");
+    assert_eq!(intact.entries_checked, 3);
+
+    // In normal operation the log refuses edits...
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let target = bar.transactions(&other.payment_id).await.remove(0);
+    let refused =
+        sqlx::query("UPDATE payments.transactions SET amount_centavos = 1 WHERE id = $1::uuid")
+            .bind(&target.id)
+            .execute(&db)
+            .await;
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    // ...and when a superuser forces one, VerifyLedger points at it.
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("ALTER TABLE payments.transactions DISABLE TRIGGER transactions_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE payments.transactions SET amount_centavos = 1 WHERE id = $1::uuid")
+        .bind(&target.id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE payments.transactions ENABLE TRIGGER transactions_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let broken = verify(bar.payments.clone(), admin.clone()).await;
+    assert!(!broken.intact);
+    assert_eq!(broken.broken_sequence, target.sequence);
+    assert_eq!(broken.broken_transaction_id, target.id);
+    assert!(broken.problem.contains("edited"), "{}", broken.problem);
+}
+
+#[tokio::test]
+async fn when_payments_is_down_the_order_stays_received_and_payment_is_requested_later() {
+    let port = malha_testkit::free_port();
+    let app = spawn(|c| c.orders.payments_url = Some(format!("http://127.0.0.1:{port}"))).await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+
+    let placed = bar
+        .place(&customer, vec![SnackBar::item(&bar.burger, 1)])
+        .await
+        .expect("the order is placed even though payments is down");
+    assert!(placed.payment.is_none());
+    let order = placed.order.unwrap();
+    assert_eq!(order.status, OrderStatus::Received as i32);
+    assert_eq!(order.history.len(), 1);
+    let retry = bar
+        .orders
+        .request_payment(authed(
+            RequestPaymentRequest {
+                order_id: order.id.clone(),
+            },
+            &customer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(retry.code(), Code::Unavailable);
+    assert_eq!(
+        bar.get(&customer, &order.id).await.unwrap().status,
+        OrderStatus::Received as i32
+    );
+
+    // Payments comes up where orders expects it; asking again works.
+    let payments = replica(&app, "payments", port).await;
+    let paid = bar
+        .orders
+        .request_payment(authed(
+            RequestPaymentRequest {
+                order_id: order.id.clone(),
+            },
+            &customer,
+        ))
+        .await
+        .expect("payments is back")
+        .into_inner();
+    let payment = paid.payment.unwrap();
+    assert_eq!(payment.amount_centavos, 2490);
+    assert_eq!(
+        paid.order.unwrap().status,
+        OrderStatus::AwaitingPayment as i32
+    );
+    bar.notify(&txid(&payment), local::APPROVED, "after-outage")
+        .await
+        .unwrap();
+    bar.wait_for(&order.id, OrderStatus::Paid).await;
+    payments.shutdown();
+    payments.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unpaid_payment_expires_and_cancels_its_order() {
+    let app = spawn(|c| {
+        c.payments.payment_expiry_seconds = 1;
+        c.payments.payment_expiry_sweep_ms = 200;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, payment) = bar.order(&customer).await;
+    let cancelled = bar.wait_for(&order.id, OrderStatus::Cancelled).await;
+    assert_eq!(cancelled.history.last().unwrap().reason, "payment expired");
+    assert_eq!(
+        bar.payment_status(&payment.payment_id).await,
+        PaymentStatus::Expired
+    );
+    let late = bar
+        .notify(&txid(&payment), local::APPROVED, "too-late")
+        .await
+        .unwrap();
+    assert_eq!(late.outcome, NotificationOutcome::Recorded as i32);
+    assert_eq!(
+        bar.get(&customer, &order.id).await.unwrap().status,
+        OrderStatus::Cancelled as i32
+    );
+}
+
+#[tokio::test]
+async fn the_mercadopago_provider_takes_the_same_flow_against_a_fake() {
+    let fake = FakeMercadoPago::start().await.unwrap();
+    let base_url = fake.base_url.clone();
+    let app = spawn(move |c| {
+        c.payments.payment_provider = "mercadopago".into();
+        c.payments.mercadopago_base_url = base_url;
+        c.payments.mercadopago_access_token = Some(Secret::new(ACCESS_TOKEN));
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, instructions) = bar.order(&customer).await;
+    assert_eq!(instructions.provider, "mercadopago");
+    brcode::check_crc(&instructions.pix_code).unwrap();
+    let payment = bar
+        .payments
+        .get_payment(authed(
+            GetPaymentRequest {
+                payment_id: instructions.payment_id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .payment
+        .unwrap();
+    let created = fake.created_with(&payment.provider_payment_id).unwrap();
+    assert_eq!(created["external_reference"], payment.id);
+    assert_eq!(created["transaction_amount"], 33.9);
+
+    // A notification while MercadoPago still says pending is recorded only.
+    let (sig, rid) = FakeMercadoPago::sign(SECRET, &payment.provider_payment_id, "mp-1");
+    let pending = mercadopago_notify(&mut bar.payments, &payment.provider_payment_id, &sig, &rid)
+        .await
+        .unwrap();
+    assert_eq!(pending.outcome, NotificationOutcome::Recorded as i32);
+    // A forged one is refused before MercadoPago is even asked.
+    let (forged, rid) =
+        FakeMercadoPago::sign("not the secret", &payment.provider_payment_id, "mp-2");
+    let refused = mercadopago_notify(
+        &mut bar.payments,
+        &payment.provider_payment_id,
+        &forged,
+        &rid,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
+    fake.set_status(&payment.provider_payment_id, "approved");
+    let (sig, rid) = FakeMercadoPago::sign(SECRET, &payment.provider_payment_id, "mp-3");
+    let approved = mercadopago_notify(&mut bar.payments, &payment.provider_payment_id, &sig, &rid)
+        .await
+        .unwrap();
+    assert_eq!(approved.outcome, NotificationOutcome::Applied as i32);
+    bar.wait_for(&order.id, OrderStatus::Paid).await;
+}
+
+async fn mercadopago_notify(
+    payments: &mut PaymentsServiceClient<Channel>,
+    data_id: &str,
+    signature: &str,
+    request_id: &str,
+) -> Result<HandleNotificationResponse, Status> {
+    // As MercadoPago posts it: `data.id` and `type` in the URL and the body.
+    let mut request = Request::new(HandleNotificationRequest {
+        data: Some(NotificationData { id: data_id.into() }),
+        r#type: "payment".into(),
+        notification: Some(Notification {
+            id: 12_345,
+            live_mode: false,
+            api_version: "v1".into(),
+            ..posted("payment.updated", data_id).notification.unwrap()
+        }),
+    });
+    request
+        .metadata_mut()
+        .insert("x-signature", signature.parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-request-id", request_id.parse().unwrap());
+    payments
+        .handle_notification(request)
+        .await
+        .map(tonic::Response::into_inner)
+}

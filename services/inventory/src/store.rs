@@ -46,9 +46,18 @@ pub struct ShortageRow {
     pub created_at: DateTime<Utc>,
 }
 
-const PRODUCT: &str =
-    "id, sku, name, unit, quantity_on_hand, minimum_level, supplier_id, created_at, updated_at";
-const MOVEMENT: &str = "id, product_id, kind, delta, quantity_after, reason, source, created_at";
+// Column lists as macros so every statement is one `&'static str` built at
+// compile time: no SQL text is formatted per call.
+macro_rules! product_columns {
+    () => {
+        "id, sku, name, unit, quantity_on_hand, minimum_level, supplier_id, created_at, updated_at"
+    };
+}
+macro_rules! movement_columns {
+    () => {
+        "id, product_id, kind, delta, quantity_after, reason, source, created_at"
+    };
+}
 
 /// The editable fields of a product.
 pub struct ProductFields<'a> {
@@ -65,11 +74,12 @@ pub async fn insert_product(
     fields: &ProductFields<'_>,
     request_id: Option<Uuid>,
 ) -> ServiceResult<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(concat!(
         "INSERT INTO products (id, sku, name, unit, minimum_level, supplier_id, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (request_id) DO NOTHING RETURNING {PRODUCT}"
-    )))
+         ON CONFLICT (request_id) DO NOTHING RETURNING ",
+        product_columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(fields.sku)
     .bind(fields.name)
@@ -89,9 +99,11 @@ pub async fn insert_product(
 
 /// The product created with `request_id`.
 pub async fn product_by_request(pool: &PgPool, request_id: Uuid) -> ServiceResult<ProductRow> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PRODUCT} FROM products WHERE request_id = $1"
-    )))
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE request_id = $1"
+    ))
     .bind(request_id)
     .fetch_one(pool)
     .await?)
@@ -103,20 +115,29 @@ pub async fn product(
     id: Uuid,
     lock: bool,
 ) -> ServiceResult<Option<ProductRow>> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PRODUCT} FROM products WHERE id = $1{lock}"
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await?)
+    let sql = if lock {
+        concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM products WHERE id = $1 FOR UPDATE"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            product_columns!(),
+            " FROM products WHERE id = $1"
+        )
+    };
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(db).await?)
 }
 
 /// One page of products by SKU.
 pub async fn products(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<ProductRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PRODUCT} FROM products WHERE $1::text IS NULL OR sku > $1 ORDER BY sku LIMIT $2"
-    )))
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE $1::text IS NULL OR sku > $1 ORDER BY sku LIMIT $2"
+    ))
     .bind(page.after.as_deref())
     .bind(page.fetch_limit())
     .fetch_all(pool)
@@ -187,10 +208,8 @@ pub async fn record_movement(
         .bind(after)
         .execute(&mut *tx)
         .await?;
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {MOVEMENT}"
-    )))
+    Ok(sqlx::query_as(concat!("INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ", movement_columns!()))
     .bind(Uuid::now_v7())
     .bind(product)
     .bind(kind)
@@ -208,9 +227,11 @@ pub async fn movement_by_request(
     db: impl PgExecutor<'_>,
     request_id: Uuid,
 ) -> ServiceResult<Option<MovementRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {MOVEMENT} FROM movements WHERE request_id = $1"
-    )))
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        movement_columns!(),
+        " FROM movements WHERE request_id = $1"
+    ))
     .bind(request_id)
     .fetch_optional(db)
     .await?)
@@ -222,11 +243,13 @@ pub async fn movements(
     product: Uuid,
     page: &PageRequest,
 ) -> ServiceResult<Vec<MovementRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {MOVEMENT} FROM movements
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        movement_columns!(),
+        " FROM movements
           WHERE product_id = $1 AND ($2::uuid IS NULL OR id < $2)
           ORDER BY id DESC LIMIT $3"
-    )))
+    ))
     .bind(product)
     .bind(page.after_as::<Uuid>()?)
     .bind(page.fetch_limit())

@@ -24,6 +24,7 @@ use crate::telemetry::{MethodMetrics, extract_context};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Route {
+    path: String,
     policy: Arc<MethodPolicy>,
     metrics: MethodMetrics,
 }
@@ -51,7 +52,12 @@ impl KitLayer {
             .filter_map(|path| {
                 let policy = Arc::clone(policies.get(path)?);
                 let metrics = metrics.method(&policy.service, &policy.method, policy.kind);
-                Some((path.to_owned(), Route { policy, metrics }))
+                let route = Route {
+                    path: path.to_owned(),
+                    policy,
+                    metrics,
+                };
+                Some((path.to_owned(), route))
             })
             .collect();
         Self {
@@ -102,16 +108,18 @@ where
             };
             route.metrics.started.inc();
             let started = Instant::now();
+            // Fields known now are given as &str (no formatting machinery);
+            // those known later go straight to the OpenTelemetry span
+            // (`set_attribute`), since recording a tracing field makes the
+            // JSON log layer re-parse and re-serialize the span's fields.
             let span = tracing::info_span!(
                 "grpc",
-                otel.name = %request.uri().path(),
+                otel.name = route.path.as_str(),
                 otel.kind = "server",
                 rpc.system = "grpc",
-                rpc.service = %route.policy.service,
-                rpc.method = %route.policy.method,
+                rpc.service = &*route.policy.service,
+                rpc.method = &*route.policy.method,
                 trace_id = tracing::field::Empty,
-                enduser.id = tracing::field::Empty,
-                rpc.grpc.status_code = tracing::field::Empty,
             );
             let _ = span.set_parent(extract_context(request.headers()));
             let trace_id = span.context().span().span_context().trace_id();
@@ -120,7 +128,8 @@ where
             async {
                 match authorize(&shared.verifier, &route.policy, request.headers()).await {
                     Ok(Some((principal, token))) => {
-                        tracing::Span::current().record("enduser.id", principal.subject.as_str());
+                        tracing::Span::current()
+                            .set_attribute("enduser.id", principal.subject.clone());
                         request.extensions_mut().insert(Caller(principal));
                         request.extensions_mut().insert(BearerToken(token));
                     }
@@ -152,7 +161,7 @@ where
 }
 
 fn finish(metrics: &MethodMetrics, code: i32, started: Instant) {
-    tracing::Span::current().record("rpc.grpc.status_code", code);
+    tracing::Span::current().set_attribute("rpc.grpc.status_code", i64::from(code));
     metrics.finish(code, started.elapsed().as_secs_f64());
 }
 
@@ -217,7 +226,7 @@ struct MeteredBody {
 impl MeteredBody {
     fn record(&mut self, code: i32) {
         if let Some((metrics, started, span)) = self.pending.take() {
-            span.record("rpc.grpc.status_code", code);
+            span.set_attribute("rpc.grpc.status_code", i64::from(code));
             metrics.finish(code, started.elapsed().as_secs_f64());
         }
     }

@@ -85,6 +85,9 @@ pub fn init_with(
         .with_location(false)
         .with_threads(false)
         .with_tracked_inactivity(false)
+        // Nothing reads OpenTelemetry's thread-local current context (the kit
+        // asks the tracing span for it), so skip attaching it on every poll.
+        .with_context_activation(false)
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()

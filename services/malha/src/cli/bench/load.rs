@@ -16,6 +16,24 @@ pub(super) struct Figures {
     pub(super) errors: u64,
 }
 
+impl Figures {
+    /// Several runs of one scenario as one: mean throughput, median
+    /// percentiles, every error.
+    pub(super) fn combine(runs: &[Figures]) -> Figures {
+        let median = |pick: fn(&Figures) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(pick).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied().unwrap_or(0.0)
+        };
+        Figures {
+            rps: runs.iter().map(|r| r.rps).sum::<f64>() / runs.len().max(1) as f64,
+            p50_ms: median(|r| r.p50_ms),
+            p99_ms: median(|r| r.p99_ms),
+            errors: runs.iter().map(|r| r.errors).sum(),
+        }
+    }
+}
+
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Shape {
@@ -210,6 +228,23 @@ pub(super) fn h2load_run(
 
 #[cfg(test)]
 mod tests {
+    use super::Figures;
+
+    #[test]
+    fn rounds_combine_into_mean_rate_and_median_latency() {
+        let run = |rps, p99_ms, errors| Figures {
+            rps,
+            p50_ms: 1.0,
+            p99_ms,
+            errors,
+        };
+        let combined =
+            Figures::combine(&[run(90.0, 3.0, 1), run(120.0, 9.0, 0), run(90.0, 2.0, 2)]);
+        assert_eq!(combined.rps, 100.0);
+        assert_eq!(combined.p99_ms, 3.0);
+        assert_eq!(combined.errors, 3);
+    }
+
     #[test]
     fn reads_the_ghz_report() {
         let figures = super::parse(

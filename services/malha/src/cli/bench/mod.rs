@@ -8,6 +8,7 @@ mod db;
 mod footprint;
 mod latency;
 mod load;
+mod outcomes;
 mod storm;
 
 use std::path::PathBuf;
@@ -33,6 +34,10 @@ pub struct BenchArgs {
     /// HTTP/2 connections the calls are spread over.
     #[arg(long, default_value_t = 2)]
     pub connections: usize,
+    /// Rounds of alternating reference and Malha runs (drift on a shared
+    /// machine then hits both alike).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Only these targets (comma-separated: auth, db, events, storm, footprint).
     #[arg(long, default_value = "auth,db,events,storm,footprint")]
     pub only: String,
@@ -41,8 +46,11 @@ pub struct BenchArgs {
 /// What every scenario needs.
 pub(super) struct Bench {
     ghz: PathBuf,
+    h2load: PathBuf,
     protoset: PathBuf,
     full: String,
+    /// The full server's admin HTTP address (its `/metrics`).
+    admin: String,
     bare: String,
     token: String,
     database_url: String,
@@ -50,6 +58,7 @@ pub(super) struct Bench {
     pgbench: PathBuf,
     pg_port: u16,
     shape: Shape,
+    rounds: usize,
     rows: Vec<Row>,
 }
 
@@ -67,6 +76,7 @@ struct Row {
 
 pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ghz = load::ghz()?;
+    let h2load = load::h2load()?;
     let pg = malha_testkit::PgCluster::start_ephemeral().await?;
     pg.create_database("bench").await?;
     let nats = malha_testkit::NatsServer::start_ephemeral().await?;
@@ -110,9 +120,11 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut bench = Bench {
         ghz,
+        h2load,
         protoset,
         bare: bare_server().await?,
         full,
+        admin: server.admin_addr.to_string(),
         token,
         database_url: pg.url("bench"),
         nats_url: nats.url(),
@@ -124,10 +136,11 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             duration: Duration::from_secs(args.seconds),
             rps: 0,
         },
+        rounds: args.rounds.max(1),
         rows: Vec::new(),
     };
     println!(
-        "malha bench: {} s per scenario, {} in flight over {} connections, {} cores; load from ghz and pgbench",
+        "malha bench: {} s per scenario, {} in flight over {} connections, {} cores; load from h2load, ghz and pgbench",
         args.seconds,
         args.concurrency,
         args.connections,
@@ -210,6 +223,51 @@ impl Bench {
         load::run(&self.ghz, &self.protoset, addr, call, data, token, shape)
     }
 
+    /// h2load against the full server with the bench's token. Errors are
+    /// the calls the server itself counted as failed: a gRPC error rides in
+    /// an HTTP 200 response, which is all h2load checks.
+    async fn h2load_full(
+        &self,
+        path: &str,
+        message: &[u8],
+        shape: load::H2Shape,
+    ) -> anyhow::Result<Figures> {
+        let before = outcomes::read(&self.admin, path).await?;
+        let mut figures = load::h2load_run(
+            &self.h2load,
+            &self.full,
+            path,
+            message,
+            Some(&self.token),
+            shape,
+        )?;
+        let done = outcomes::read(&self.admin, path).await?.since(&before);
+        anyhow::ensure!(
+            done.ok > 0,
+            "{path} answered no call OK under load (failed: {:?})",
+            done.failed
+        );
+        // When h2load's time is up it drops the calls still in flight; the
+        // server then sees their bodies end without trailers (Unknown). Only
+        // more of those than were in flight are failures.
+        let in_flight = u64::try_from(shape.connections * shape.streams)?;
+        let cut = done
+            .failed
+            .get("Unknown")
+            .copied()
+            .unwrap_or(0)
+            .min(in_flight);
+        let failures = done.failures() - cut;
+        if failures > 0 {
+            eprintln!(
+                "{path}: calls that failed under load, by code: {:?}",
+                done.failed
+            );
+        }
+        figures.errors += failures;
+        Ok(figures)
+    }
+
     fn measured(&mut self, target: &'static str, scenario: impl Into<String>, figures: Figures) {
         self.rows.push(Row {
             target,
@@ -255,7 +313,7 @@ impl Bench {
         );
         for row in &self.rows {
             let (p50, p99) = row.figures.map_or((String::new(), String::new()), |f| {
-                (format!("{:.2}", f.p50_ms), format!("{:.2}", f.p99_ms))
+                (format!("{:.3}", f.p50_ms), format!("{:.3}", f.p99_ms))
             });
             let errors = row.figures.map_or(0, |f| f.errors);
             println!(

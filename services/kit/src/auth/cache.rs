@@ -1,10 +1,13 @@
 //! A bounded cache of verified tokens, so a token is verified once rather
-//! than on every call. Keyed by the token itself (hashed with the map's
-//! random SipHash key; a hit compares the whole token, so no collision can
-//! ever serve another token's principal). Entries honour the token's expiry
-//! and the key-set generation (a rotated-out key drops them).
+//! than on every call. Keyed by the token itself: the hash covers the
+//! token's last bytes — its signature, random-looking and unique per token —
+//! with the map's random SipHash key, and a hit compares the whole token, so
+//! no collision can ever serve another token's principal. Entries honour the
+//! token's expiry and the key-set generation (a rotated-out key drops them).
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -23,14 +26,42 @@ pub(super) type Hit = (Arc<Principal>, Arc<str>);
 /// Verified tokens, at most `capacity` of them.
 pub(super) struct TokenCache {
     capacity: usize,
-    entries: Mutex<HashMap<Arc<str>, Entry>>,
+    entries: Mutex<HashMap<Arc<str>, Entry, TailHash>>,
+}
+
+/// Hashes only the last [`TAIL`] bytes of each string: hashing a whole
+/// ~500-byte token on every call cost more than the rest of the lookup.
+#[derive(Default)]
+struct TailHash(RandomState);
+
+const TAIL: usize = 32;
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher<<RandomState as BuildHasher>::Hasher>;
+    fn build_hasher(&self) -> Self::Hasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher<H>(H);
+
+impl<H: Hasher> Hasher for TailHasher<H> {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(&bytes[bytes.len().saturating_sub(TAIL)..]);
+    }
 }
 
 impl TokenCache {
     pub(super) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: Mutex::new(HashMap::with_capacity(capacity.min(1024))),
+            entries: Mutex::new(HashMap::with_capacity_and_hasher(
+                capacity.min(1024),
+                TailHash::default(),
+            )),
         }
     }
 
@@ -92,6 +123,18 @@ mod tests {
         assert!(cache.get("t", 1, 100).is_none(), "expired");
         assert!(cache.get("t", 2, 60).is_none(), "keys changed");
         assert!(cache.get("u", 1, 60).is_none(), "another token");
+    }
+
+    #[test]
+    fn tokens_sharing_their_last_bytes_stay_apart() {
+        let cache = TokenCache::new(8);
+        let tail = "s".repeat(64);
+        cache.insert(format!("a.{tail}").into(), principal(100), 1, 0);
+        cache.insert(format!("b.{tail}").into(), principal(200), 1, 0);
+        let a = cache.get(&format!("a.{tail}"), 1, 0).unwrap();
+        let b = cache.get(&format!("b.{tail}"), 1, 0).unwrap();
+        assert_eq!((a.0.expires_at, b.0.expires_at), (100, 200));
+        assert!(cache.get(&format!("c.{tail}"), 1, 0).is_none());
     }
 
     #[test]

@@ -3,14 +3,16 @@
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, W3C trace-context propagation, and
 //! the Prometheus metrics Grafana's gRPC dashboards expect.
 
+mod json;
 mod metrics;
 mod propagation;
 
+pub use json::{JsonFields, JsonLines};
 pub use metrics::{MethodMetrics, Metrics};
 pub use propagation::{extract_context, inject_current_context};
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
@@ -68,6 +70,11 @@ pub fn init_with(
             .with_tonic()
             .build()?;
         builder = builder.with_batch_exporter(exporter);
+    } else {
+        // Nowhere to send spans: a root span is not recorded (it still has
+        // ids, so logs and outgoing calls carry the trace), while a span
+        // whose caller sampled the trace is, keeping the caller's decision.
+        builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
     }
     let provider = builder.build();
     let tracer = provider.tracer("malha");
@@ -89,13 +96,13 @@ pub fn init_with(
         // asks the tracing span for it), so skip attaching it on every poll.
         .with_context_activation(false)
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let lines = JsonLines::default();
+    let dispatcher = lines.dispatcher();
     let logs = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .flatten_event(true)
+            .fmt_fields(JsonFields)
+            .event_format(lines)
             .with_filter(filter)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -108,6 +115,10 @@ pub fn init_with(
         .with(logs)
         .try_init();
     // A second init (several apps in one test process) keeps the first subscriber.
-    let _ = result;
+    if result.is_ok() {
+        tracing::dispatcher::get_default(|dispatch| {
+            let _ = dispatcher.set(dispatch.downgrade());
+        });
+    }
     Ok(TelemetryGuard { provider })
 }

@@ -77,13 +77,17 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The bench's in-process servers log as `serve` does, so what it
+    // measures is what runs in production.
     let default_format = match cli.command {
-        Command::Serve(_) => LogFormat::Json,
+        Command::Serve(_) | Command::Bench(_) => LogFormat::Json,
         _ => LogFormat::Text,
     };
     // Servers log at info; one-shot tools only warn, so their output stays readable.
     let filter = match cli.command {
-        Command::Serve(_) | Command::Up(_) => "info,h2=warn,hyper=warn,tower=warn,sqlx=warn",
+        Command::Serve(_) | Command::Up(_) | Command::Bench(_) => {
+            "info,h2=warn,hyper=warn,tower=warn,sqlx=warn"
+        }
         _ => "warn",
     };
     let _telemetry =

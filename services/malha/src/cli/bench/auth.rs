@@ -48,6 +48,8 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         ratio >= 0.85,
     );
 
+    cpu_per_call(bench, busy)?;
+
     let (bare, full) = alternate(bench, single).await?;
     bench.measured("1 auth", "health Check, bare tonic, one stream", bare);
     let ratio = full.p99_ms / bare.p99_ms.max(0.001);
@@ -74,6 +76,31 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         )
         .await?;
     bench.measured("1 auth", "ValidateToken, 50×50", figures);
+    Ok(())
+}
+
+/// Server CPU time per call, bare and full, over the same number of calls,
+/// alternating for `bench.rounds` rounds; the least of each side (the
+/// steadiest figure on a shared machine: steal time is not in it).
+fn cpu_per_call(bench: &mut Bench, shape: H2Shape) -> anyhow::Result<()> {
+    const CALLS: u64 = 200_000;
+    let micros = |addr: &str| -> anyhow::Result<f64> {
+        let before = load::process_cpu()?;
+        load::h2load_calls(&bench.h2load, addr, CHECK, Some(&bench.token), shape, CALLS)?;
+        Ok((load::process_cpu()? - before).as_secs_f64() * 1e6 / CALLS as f64)
+    };
+    let (mut bare, mut full) = (f64::MAX, f64::MAX);
+    for _ in 0..bench.rounds {
+        bare = bare.min(micros(&bench.bare)?);
+        full = full.min(micros(&bench.full)?);
+    }
+    bench.compared(
+        "1 auth",
+        "health Check, server CPU per call",
+        format!("{full:.1} µs"),
+        format!("{bare:.1} µs"),
+        full / bare.max(0.001),
+    );
     Ok(())
 }
 

@@ -281,6 +281,27 @@ impl Bench {
         });
     }
 
+    /// A ratio against the reference, to explain others (no goal).
+    fn compared(
+        &mut self,
+        target: &'static str,
+        scenario: impl Into<String>,
+        value: String,
+        reference: String,
+        ratio: f64,
+    ) {
+        self.rows.push(Row {
+            target,
+            scenario: scenario.into(),
+            figures: None,
+            value,
+            reference,
+            ratio: Some(ratio),
+            goal: String::new(),
+            pass: None,
+        });
+    }
+
     /// A ratio against the reference with its goal.
     #[allow(clippy::too_many_arguments)]
     fn judged(

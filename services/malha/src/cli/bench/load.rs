@@ -87,7 +87,16 @@ pub(super) fn run(
         "ghz failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    parse(&output.stdout)
+    let figures = parse(&output.stdout)?;
+    if figures.errors > 0 {
+        // Only calls the server failed are left (see `parse`).
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        eprintln!(
+            "{call}: calls that failed under load, by code: {} (details: {})",
+            report["statusCodeDistribution"], report["errorDistribution"]
+        );
+    }
+    Ok(figures)
 }
 
 fn parse(json: &[u8]) -> anyhow::Result<Figures> {
@@ -111,11 +120,23 @@ fn parse(json: &[u8]) -> anyhow::Result<Figures> {
                 .sum()
         })
         .unwrap_or(0);
+    // When -z is up, ghz closes its connections under the calls still in
+    // flight; those end as Unavailable on the client's side alone.
+    let cut: u64 = report["errorDistribution"]
+        .as_object()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter(|(message, _)| message.contains("use of closed network connection"))
+                .filter_map(|(_, n)| n.as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
     Ok(Figures {
         rps: report["rps"].as_f64().unwrap_or(0.0),
         p50_ms: percentile(50),
         p99_ms: percentile(99),
-        errors,
+        errors: errors.saturating_sub(cut),
     })
 }
 
@@ -307,7 +328,9 @@ mod tests {
     fn reads_the_ghz_report() {
         let figures = super::parse(
             br#"{"rps": 1234.5, "latencyDistribution": [{"percentage": 50, "latency": 1500000},
-                 {"percentage": 99, "latency": 4000000}], "statusCodeDistribution": {"OK": 10, "Unavailable": 2, "Canceled": 5}}"#,
+                 {"percentage": 99, "latency": 4000000}], "statusCodeDistribution": {"OK": 10, "Unavailable": 3, "Canceled": 5},
+                 "errorDistribution": {"rpc error: code = Unavailable desc = error reading from server: read tcp 127.0.0.1:1->127.0.0.1:2: use of closed network connection": 1,
+                 "rpc error: code = Unavailable desc = connection refused": 2}}"#,
         )
         .unwrap();
         assert_eq!(figures.rps, 1234.5);

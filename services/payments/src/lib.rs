@@ -39,6 +39,8 @@ pub const SUBJECT_APPROVED: &str = "payments.payment.approved";
 pub const SUBJECT_REJECTED: &str = "payments.payment.rejected";
 /// Subject of `PaymentExpired`.
 pub const SUBJECT_EXPIRED: &str = "payments.payment.expired";
+/// Subject of `PaymentRefunded`.
+pub const SUBJECT_REFUNDED: &str = "payments.payment.refunded";
 
 /// The database schema and migrations of payments.
 pub static SCHEMA: Schema = Schema {

@@ -6,8 +6,10 @@ use sqlx::PgConnection;
 use crate::domain::Status;
 use crate::store::ledger::{self, Append};
 use crate::store::payments::{self, PaymentRow};
-use crate::{SCHEMA, SUBJECT_APPROVED, SUBJECT_EXPIRED, SUBJECT_REJECTED};
-use malha_api::malha::payments::v1::{PaymentApproved, PaymentExpired, PaymentRejected};
+use crate::{SCHEMA, SUBJECT_APPROVED, SUBJECT_EXPIRED, SUBJECT_REFUNDED, SUBJECT_REJECTED};
+use malha_api::malha::payments::v1::{
+    PaymentApproved, PaymentExpired, PaymentRefunded, PaymentRejected,
+};
 use malha_kit::{ServiceError, ServiceResult, events, time};
 
 /// A change of status.
@@ -94,7 +96,16 @@ pub async fn settle(
             };
             events::publish(tx, SCHEMA.name, SUBJECT_EXPIRED, &event).await?;
         }
-        Change::Refund(_) => {}
+        Change::Refund(reason) => {
+            let event = PaymentRefunded {
+                payment_id,
+                order_id,
+                amount_centavos: payment.amount_centavos,
+                reason: reason.clone(),
+                refund_time: time::to_proto(updated_at),
+            };
+            events::publish(tx, SCHEMA.name, SUBJECT_REFUNDED, &event).await?;
+        }
     }
     tracing::info!(payment = %payment.id, order = %payment.order_id, from = current.as_str(), to = next.as_str(), actor, "payment settled");
     Ok(PaymentRow {

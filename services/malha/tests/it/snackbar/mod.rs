@@ -23,7 +23,8 @@ use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClie
 use malha_api::malha::payments::v1::{
     ConfirmPaymentRequest, GetPaymentRequest, HandleNotificationRequest,
     HandleNotificationResponse, ListTransactionsRequest, Notification, NotificationData,
-    NotificationOutcome, PaymentStatus, Transaction, TransactionKind, VerifyLedgerRequest,
+    NotificationOutcome, PaymentRefunded, PaymentStatus, RefundPaymentRequest, Transaction,
+    TransactionKind, VerifyLedgerRequest,
 };
 use malha_kit::config::{Secret, ServeConfig};
 use malha_payments::brcode::{self, BrCode};

@@ -1,6 +1,6 @@
 //! Payments in the snack bar: webhooks (forged, replayed, stale, unknown),
-//! rejections, hand confirmation and the tamper-evident log, an outage of
-//! payments, expiry, and the MercadoPago provider against a fake.
+//! rejections, hand confirmation and the tamper-evident log, refunds, an
+//! outage of payments, expiry, and the MercadoPago provider against a fake.
 
 use super::*;
 
@@ -234,6 +234,88 @@ async fn confirming_by_hand_is_idempotent_and_editing_the_log_is_detected() {
     assert_eq!(broken.broken_sequence, target.sequence);
     assert_eq!(broken.broken_transaction_id, target.id);
     assert!(broken.problem.contains("edited"), "{}", broken.problem);
+}
+
+#[tokio::test]
+async fn a_refund_is_refused_before_approval_then_logged_and_published_once() {
+    let app = spawn(|_| {}).await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, payment) = bar.order(&customer).await;
+    let refund = |reason: &str| {
+        authed(
+            RefundPaymentRequest {
+                payment_id: payment.payment_id.clone(),
+                reason: reason.into(),
+            },
+            &admin,
+        )
+    };
+
+    // Nothing was paid yet: nothing to refund.
+    let early = bar.payments.refund_payment(refund("too early")).await;
+    assert_eq!(early.unwrap_err().code(), Code::FailedPrecondition);
+
+    bar.payments
+        .confirm_payment(authed(
+            ConfirmPaymentRequest {
+                payment_id: payment.payment_id.clone(),
+                note: String::new(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    bar.wait_for(&order.id, OrderStatus::Paid).await;
+    for _ in 0..2 {
+        let refunded = bar
+            .payments
+            .refund_payment(refund("burger was cold"))
+            .await
+            .unwrap()
+            .into_inner()
+            .payment
+            .unwrap();
+        assert_eq!(refunded.status, PaymentStatus::Refunded as i32);
+    }
+    let refunds = bar
+        .transactions(&payment.payment_id)
+        .await
+        .into_iter()
+        .filter(|t| t.kind == TransactionKind::Refunded as i32)
+        .count();
+    assert_eq!(refunds, 1, "a repeated refund changes nothing");
+
+    // One PaymentRefunded in the outbox, and it reaches the bus.
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let published: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM payments.outbox WHERE subject = 'payments.payment.refunded'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(published, 1);
+    let js = async_nats::jetstream::new(async_nats::connect(app.nats.url()).await.unwrap());
+    let stream = js.get_stream("EVENTS_PAYMENTS").await.unwrap();
+    let message = eventually("the refund on the bus", WAIT, || {
+        let stream = stream.clone();
+        async move {
+            stream
+                .get_last_raw_message_by_subject("payments.payment.refunded")
+                .await
+                .ok()
+        }
+    })
+    .await;
+    let envelope =
+        <malha_kit::events::Envelope as prost::Message>::decode(message.payload).unwrap();
+    let event: PaymentRefunded = malha_kit::events::open(&envelope).unwrap();
+    assert_eq!(event.payment_id, payment.payment_id);
+    assert_eq!(event.order_id, order.id);
+    assert_eq!(event.amount_centavos, order.total_centavos);
+    assert_eq!(event.reason, "burger was cold");
+    assert!(event.refund_time.is_some());
 }
 
 #[tokio::test]

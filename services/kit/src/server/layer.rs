@@ -23,7 +23,6 @@ use crate::telemetry::{MethodMetrics, extract_context};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Route {
-    path: String,
     policy: Arc<MethodPolicy>,
     /// Shared with each call's metered body: cloning the series themselves
     /// would copy 19 handles (and a Vec) per call.
@@ -54,12 +53,7 @@ impl KitLayer {
                 let policy = Arc::clone(policies.get(path)?);
                 let metrics =
                     Arc::new(metrics.method(&policy.service, &policy.method, policy.kind));
-                let route = Route {
-                    path: path.to_owned(),
-                    policy,
-                    metrics,
-                };
-                Some((path.to_owned(), route))
+                Some((path.to_owned(), Route { policy, metrics }))
             })
             .collect();
         Self {
@@ -104,7 +98,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
-            let Some(route) = shared.routes.get(request.uri().path()) else {
+            let Some((path, route)) = shared.routes.get_key_value(request.uri().path()) else {
                 // Health, reflection, or an unknown path (the router answers UNIMPLEMENTED).
                 return inner.call(request).await.map_err(Into::into);
             };
@@ -116,7 +110,7 @@ where
             // JSON log layer re-parse and re-serialize the span's fields.
             let span = tracing::info_span!(
                 "grpc",
-                otel.name = route.path.as_str(),
+                otel.name = path.as_str(),
                 otel.kind = "server",
                 rpc.system = "grpc",
                 rpc.service = &*route.policy.service,

@@ -28,7 +28,8 @@ pub struct JsonFields;
 
 impl<'w> FormatFields<'w> for JsonFields {
     fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-        // Built in a sized buffer, then stored with one allocation.
+        // Built in a sized buffer, then copied once at its exact size, rather
+        // than grown piece by piece in the stored string.
         let mut buffer = String::with_capacity(256);
         let mut local = Writer::new(&mut buffer);
         let mut members = Members::new(&mut local, true);

@@ -1,5 +1,6 @@
-//! Load from an independent tool: `ghz` (gRPC benchmarking, `go install`),
-//! parsed from its JSON report.
+//! Load from independent tools: `h2load` (Debian's nghttp2-client, raw gRPC
+//! frames, light enough to share two cores with the server) and `ghz` (gRPC
+//! benchmarking, `go install`; for paced load), parsed from their reports.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,10 +88,11 @@ pub(super) fn run(
         "ghz failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let figures = parse(&output.stdout)?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("ghz JSON report")?;
+    let figures = parse(&report);
     if figures.errors > 0 {
         // Only calls the server failed are left (see `parse`).
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
         eprintln!(
             "{call}: calls that failed under load, by code: {} (details: {})",
             report["statusCodeDistribution"], report["errorDistribution"]
@@ -99,8 +101,7 @@ pub(super) fn run(
     Ok(figures)
 }
 
-fn parse(json: &[u8]) -> anyhow::Result<Figures> {
-    let report: serde_json::Value = serde_json::from_slice(json).context("ghz JSON report")?;
+fn parse(report: &serde_json::Value) -> Figures {
     let percentile = |p: u64| {
         report["latencyDistribution"]
             .as_array()
@@ -132,12 +133,12 @@ fn parse(json: &[u8]) -> anyhow::Result<Figures> {
                 .sum()
         })
         .unwrap_or(0);
-    Ok(Figures {
+    Figures {
         rps: report["rps"].as_f64().unwrap_or(0.0),
         p50_ms: percentile(50),
         p99_ms: percentile(99),
         errors: errors.saturating_sub(cut),
-    })
+    }
 }
 
 /// Finds h2load (Debian's nghttp2-client), or explains how to install it.
@@ -326,13 +327,14 @@ mod tests {
 
     #[test]
     fn reads_the_ghz_report() {
-        let figures = super::parse(
-            br#"{"rps": 1234.5, "latencyDistribution": [{"percentage": 50, "latency": 1500000},
+        let report: serde_json::Value = serde_json::from_str(
+            r#"{"rps": 1234.5, "latencyDistribution": [{"percentage": 50, "latency": 1500000},
                  {"percentage": 99, "latency": 4000000}], "statusCodeDistribution": {"OK": 10, "Unavailable": 3, "Canceled": 5},
                  "errorDistribution": {"rpc error: code = Unavailable desc = error reading from server: read tcp 127.0.0.1:1->127.0.0.1:2: use of closed network connection": 1,
                  "rpc error: code = Unavailable desc = connection refused": 2}}"#,
         )
         .unwrap();
+        let figures = super::parse(&report);
         assert_eq!(figures.rps, 1234.5);
         assert_eq!(
             (figures.p50_ms, figures.p99_ms, figures.errors),

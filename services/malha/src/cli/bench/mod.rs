@@ -1,7 +1,7 @@
 //! `malha bench`: the performance targets, measured side by side in one run
 //! on this machine, each against a reference measured in the same run (never
 //! a hard-coded number), printed with the ratio and PASS/FAIL. Load comes
-//! from `ghz` (an independent tool) and `pgbench`.
+//! from independent tools: `h2load`, `ghz` and `pgbench`.
 
 mod auth;
 mod db;

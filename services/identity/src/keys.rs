@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
+use malha_kit::db::Pool;
 use parking_lot::RwLock;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use crate::store;
 use malha_api::identity::Jwk;
@@ -65,7 +65,7 @@ pub struct Loaded {
 
 /// The in-memory ring, reloaded from the database.
 pub struct KeyRing {
-    pool: PgPool,
+    pool: Pool,
     state: RwLock<Option<(Arc<Loaded>, Instant)>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -75,7 +75,7 @@ const RELOAD_EVERY: Duration = Duration::from_secs(15);
 
 impl KeyRing {
     /// A ring over identity's pool; loads on first use.
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self {
             pool,
             state: RwLock::new(None),

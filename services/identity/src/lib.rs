@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use malha_api::identity::identity_service_server::IdentityServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::db::{PgPool, Schema};
+use malha_kit::db::{Pool, Schema};
 use malha_kit::server::{Dependency, Hosted};
 
 /// The database schema and migrations of identity.
@@ -62,7 +62,7 @@ pub struct IdentityConfig {
 /// The identity service, ready to host.
 #[derive(Clone)]
 pub struct Identity {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     pub(crate) tokens: Arc<tokens::TokenIssuer>,
     pub(crate) passwords: passwords::Passwords,
     pub(crate) lockout: domain::LockoutPolicy,
@@ -72,7 +72,7 @@ pub struct Identity {
 
 impl Identity {
     /// Identity over `pool`; `migrated` flips once its migrations are applied.
-    pub fn new(pool: PgPool, config: IdentityConfig, migrated: Arc<AtomicBool>) -> Self {
+    pub fn new(pool: Pool, config: IdentityConfig, migrated: Arc<AtomicBool>) -> Self {
         let keys = Arc::new(keys::KeyRing::new(pool.clone()));
         let verifier = malha_kit::auth::Verifier::new(
             malha_kit::auth::KeySource::Custom(Arc::new(keys::Published(Arc::clone(&keys)))),

@@ -18,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 
 use malha_api::malha::inventory::v1::inventory_service_server::InventoryServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::db::{PgPool, Schema};
+use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
 
@@ -48,14 +48,14 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
 /// The inventory service, ready to host.
 #[derive(Clone)]
 pub struct Inventory {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     bus: EventBus,
     migrated: Arc<AtomicBool>,
 }
 
 impl Inventory {
     /// Inventory over `pool`, consuming and publishing on `bus`.
-    pub fn new(pool: PgPool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
+    pub fn new(pool: Pool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
         Self {
             pool,
             bus,

@@ -1,7 +1,8 @@
 //! Inventory's repository: every SQL statement of the service.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -70,7 +71,7 @@ pub struct ProductFields<'a> {
 
 /// Inserts a product; `None` when `request_id` was used before.
 pub async fn insert_product(
-    pool: &PgPool,
+    pool: &Pool,
     fields: &ProductFields<'_>,
     request_id: Option<Uuid>,
 ) -> ServiceResult<Option<ProductRow>> {
@@ -98,7 +99,7 @@ pub async fn insert_product(
 }
 
 /// The product created with `request_id`.
-pub async fn product_by_request(pool: &PgPool, request_id: Uuid) -> ServiceResult<ProductRow> {
+pub async fn product_by_request(pool: &Pool, request_id: Uuid) -> ServiceResult<ProductRow> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         product_columns!(),
@@ -132,7 +133,7 @@ pub async fn product(
 }
 
 /// One page of products by SKU.
-pub async fn products(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<ProductRow>> {
+pub async fn products(pool: &Pool, page: &PageRequest) -> ServiceResult<Vec<ProductRow>> {
     Ok(sqlx::query_as(concat!(
         "SELECT ",
         product_columns!(),
@@ -165,7 +166,7 @@ pub async fn update_product(
 }
 
 /// Deletes a product without movements; false when it has some.
-pub async fn delete_product(pool: &PgPool, id: Uuid) -> ServiceResult<bool> {
+pub async fn delete_product(pool: &Pool, id: Uuid) -> ServiceResult<bool> {
     let deleted = sqlx::query(
         "DELETE FROM products p WHERE p.id = $1
             AND NOT EXISTS (SELECT 1 FROM movements m WHERE m.product_id = p.id)",
@@ -239,7 +240,7 @@ pub async fn movement_by_request(
 
 /// One page of a product's movements, newest first.
 pub async fn movements(
-    pool: &PgPool,
+    pool: &Pool,
     product: Uuid,
     page: &PageRequest,
 ) -> ServiceResult<Vec<MovementRow>> {
@@ -283,7 +284,7 @@ pub async fn insert_shortage(
 
 /// One page of shortages, newest first.
 pub async fn shortages(
-    pool: &PgPool,
+    pool: &Pool,
     project: Option<Uuid>,
     page: &PageRequest,
 ) -> ServiceResult<Vec<ShortageRow>> {

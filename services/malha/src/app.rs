@@ -92,11 +92,7 @@ fn with_local_urls(config: &ServeConfig, targets: &[&'static Target], port: u16)
 }
 
 /// Applies `target`'s migrations, retrying until the database answers.
-fn spawn_migrations(
-    target: &'static Target,
-    pool: malha_kit::db::PgPool,
-    migrated: Arc<AtomicBool>,
-) {
+fn spawn_migrations(target: &'static Target, pool: malha_kit::db::Pool, migrated: Arc<AtomicBool>) {
     tokio::spawn(async move {
         let mut wait = Duration::from_millis(200);
         loop {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use malha_kit::config::ServeConfig;
-use malha_kit::db::{self, PgPool, Schema};
+use malha_kit::db::{self, Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::Hosted;
 
@@ -83,7 +83,7 @@ pub fn resolve(spec: &str) -> anyhow::Result<Vec<&'static Target>> {
 /// services that publish or consume events).
 pub fn build(
     target: &Target,
-    pool: PgPool,
+    pool: Pool,
     config: &ServeConfig,
     migrated: Arc<AtomicBool>,
     bus: Option<&EventBus>,
@@ -127,7 +127,7 @@ pub fn build(
 }
 
 /// A pool for `target` in its own schema.
-pub fn pool(url: &str, target: &Target, max_connections: u32) -> anyhow::Result<PgPool> {
+pub fn pool(url: &str, target: &Target, max_connections: u32) -> anyhow::Result<Pool> {
     db::pool(url, target.schema, max_connections)
 }
 

@@ -27,7 +27,7 @@ use anyhow::Context;
 use malha_api::malha::orders::v1::orders_service_server::OrdersServiceServer;
 use malha_kit::auth::RolePermissions;
 use malha_kit::config::OrdersConfig;
-use malha_kit::db::{PgPool, Schema};
+use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
 
@@ -69,7 +69,7 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
 /// The orders service, ready to host.
 #[derive(Clone)]
 pub struct Orders {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     bus: EventBus,
     migrated: Arc<AtomicBool>,
     pub(crate) payments: PaymentsClient,
@@ -79,7 +79,7 @@ pub struct Orders {
 impl Orders {
     /// Orders over `pool`, consuming from `bus`, calling payments as `config` says.
     pub fn new(
-        pool: PgPool,
+        pool: Pool,
         bus: EventBus,
         migrated: Arc<AtomicBool>,
         config: &OrdersConfig,

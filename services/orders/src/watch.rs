@@ -14,8 +14,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use malha_kit::db::Pool;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -65,7 +64,7 @@ impl Hub {
     /// turns true, reconnecting after errors; then ends the watch streams.
     pub fn spawn_listener(
         self: &std::sync::Arc<Self>,
-        pool: PgPool,
+        pool: Pool,
         mut stop: watch::Receiver<bool>,
     ) {
         let hub = std::sync::Arc::clone(self);
@@ -90,8 +89,8 @@ impl Hub {
         });
     }
 
-    async fn listen(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let mut listener = PgListener::connect_with(pool).await?;
+    async fn listen(&self, pool: &Pool) -> Result<(), sqlx::Error> {
+        let mut listener = pool.listener().await?;
         listener.listen(CHANNEL).await?;
         loop {
             let notification = listener.recv().await?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use malha_kit::db::Pool;
 use tokio::sync::watch;
 
 use crate::settle::{Change, settle};
@@ -15,7 +15,7 @@ use malha_kit::ServiceResult;
 const BATCH: i64 = 50;
 
 /// Sweeps every `every` until `stop` turns true.
-pub fn spawn_sweeper(pool: PgPool, every: Duration, mut stop: watch::Receiver<bool>) {
+pub fn spawn_sweeper(pool: Pool, every: Duration, mut stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
             match expire_due(&pool).await {
@@ -34,7 +34,7 @@ pub fn spawn_sweeper(pool: PgPool, every: Duration, mut stop: watch::Receiver<bo
 }
 
 /// Expires one batch of due payments; returns how many.
-pub async fn expire_due(pool: &PgPool) -> ServiceResult<i64> {
+pub async fn expire_due(pool: &Pool) -> ServiceResult<i64> {
     let mut tx = pool.begin().await?;
     let due = payments::due_for_expiry(&mut tx, BATCH).await?;
     for payment in &due {

@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicBool;
 use malha_api::malha::payments::v1::payments_service_server::PaymentsServiceServer;
 use malha_kit::auth::RolePermissions;
 use malha_kit::config::PaymentsConfig;
-use malha_kit::db::{PgPool, Schema};
+use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
 
@@ -69,7 +69,7 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
 /// The payments service, ready to host.
 #[derive(Clone)]
 pub struct Payments {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     bus: EventBus,
     migrated: Arc<AtomicBool>,
     pub(crate) settings: Settings,
@@ -78,7 +78,7 @@ pub struct Payments {
 impl Payments {
     /// Payments over `pool`, publishing on `bus`, configured by `config`.
     pub fn new(
-        pool: PgPool,
+        pool: Pool,
         bus: EventBus,
         migrated: Arc<AtomicBool>,
         config: &PaymentsConfig,

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 
 use malha_api::malha::projects::v1::projects_service_server::ProjectsServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::db::{PgPool, Schema};
+use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
 
@@ -42,14 +42,14 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
 /// The projects service, ready to host.
 #[derive(Clone)]
 pub struct Projects {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     bus: EventBus,
     migrated: Arc<AtomicBool>,
 }
 
 impl Projects {
     /// Projects over `pool`, publishing on `bus`.
-    pub fn new(pool: PgPool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
+    pub fn new(pool: Pool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
         Self {
             pool,
             bus,

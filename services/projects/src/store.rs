@@ -1,7 +1,8 @@
 //! Projects' repository: every SQL statement of the service.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -129,7 +130,7 @@ pub async fn materials(
 
 /// One page of projects, newest first.
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     page: &PageRequest,
     status: Option<&str>,
 ) -> ServiceResult<Vec<ProjectRow>> {

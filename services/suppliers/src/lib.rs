@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use malha_api::malha::suppliers::v1::suppliers_service_server::SuppliersServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::db::{PgPool, Schema};
+use malha_kit::db::{Pool, Schema};
 use malha_kit::server::{Dependency, Hosted};
 
 /// The database schema and migrations of suppliers.
@@ -42,13 +42,13 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
 /// The suppliers service, ready to host.
 #[derive(Clone)]
 pub struct Suppliers {
-    pub(crate) pool: PgPool,
+    pub(crate) pool: Pool,
     migrated: Arc<AtomicBool>,
 }
 
 impl Suppliers {
     /// Suppliers over `pool`; `migrated` flips once its migrations are applied.
-    pub fn new(pool: PgPool, migrated: Arc<AtomicBool>) -> Self {
+    pub fn new(pool: Pool, migrated: Arc<AtomicBool>) -> Self {
         Self { pool, migrated }
     }
 }

@@ -1,7 +1,8 @@
 //! `service_accounts`: client credentials of services.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use malha_kit::db::Pool;
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use malha_kit::{ServiceError, ServiceResult};
@@ -19,7 +20,7 @@ pub struct AccountRow {
 
 /// Creates an account; `None` when `request_id` was used before.
 pub async fn insert(
-    pool: &PgPool,
+    pool: &Pool,
     name: &str,
     client_id: &str,
     secret_hash: &[u8],
@@ -49,7 +50,7 @@ pub async fn insert(
 }
 
 /// The account with this client id.
-pub async fn by_client_id(pool: &PgPool, client_id: &str) -> ServiceResult<Option<AccountRow>> {
+pub async fn by_client_id(pool: &Pool, client_id: &str) -> ServiceResult<Option<AccountRow>> {
     Ok(sqlx::query_as(
         "SELECT id, name, client_id, secret_hash, roles, created_at
            FROM service_accounts WHERE client_id = $1",

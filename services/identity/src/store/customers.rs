@@ -1,7 +1,8 @@
 //! `customers`: identified by CPF, or anonymous.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use malha_kit::db::Pool;
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -21,7 +22,7 @@ pub struct CustomerRow {
 /// Registers an identified customer. A retry with the same `request_id`
 /// returns the first result; another registration of the same CPF is refused.
 pub async fn register(
-    pool: &PgPool,
+    pool: &Pool,
     cpf: &str,
     name: &str,
     email: &str,
@@ -53,7 +54,7 @@ pub async fn register(
 }
 
 /// Creates an anonymous customer (idempotent by `request_id`).
-pub async fn anonymous(pool: &PgPool, request_id: Option<Uuid>) -> ServiceResult<CustomerRow> {
+pub async fn anonymous(pool: &Pool, request_id: Option<Uuid>) -> ServiceResult<CustomerRow> {
     if let Some(request_id) = request_id
         && let Some(row) = by_request_id(pool, request_id).await?
     {
@@ -69,7 +70,7 @@ pub async fn anonymous(pool: &PgPool, request_id: Option<Uuid>) -> ServiceResult
     .await?)
 }
 
-async fn by_request_id(pool: &PgPool, request_id: Uuid) -> ServiceResult<Option<CustomerRow>> {
+async fn by_request_id(pool: &Pool, request_id: Uuid) -> ServiceResult<Option<CustomerRow>> {
     Ok(sqlx::query_as(
         "SELECT id, kind, cpf, name, email, created_at FROM customers WHERE request_id = $1",
     )
@@ -79,7 +80,7 @@ async fn by_request_id(pool: &PgPool, request_id: Uuid) -> ServiceResult<Option<
 }
 
 /// The customer with this CPF.
-pub async fn by_cpf(pool: &PgPool, cpf: &str) -> ServiceResult<Option<CustomerRow>> {
+pub async fn by_cpf(pool: &Pool, cpf: &str) -> ServiceResult<Option<CustomerRow>> {
     Ok(sqlx::query_as(
         "SELECT id, kind, cpf, name, email, created_at FROM customers WHERE cpf = $1",
     )
@@ -89,7 +90,7 @@ pub async fn by_cpf(pool: &PgPool, cpf: &str) -> ServiceResult<Option<CustomerRo
 }
 
 /// The customer with `id`.
-pub async fn get(pool: &PgPool, id: Uuid) -> ServiceResult<CustomerRow> {
+pub async fn get(pool: &Pool, id: Uuid) -> ServiceResult<CustomerRow> {
     sqlx::query_as("SELECT id, kind, cpf, name, email, created_at FROM customers WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -100,7 +101,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> ServiceResult<CustomerRow> {
 }
 
 /// One page of customers, oldest first.
-pub async fn list(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<CustomerRow>> {
+pub async fn list(pool: &Pool, page: &PageRequest) -> ServiceResult<Vec<CustomerRow>> {
     let after = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(
         "SELECT id, kind, cpf, name, email, created_at FROM customers

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::PgPool;
+use malha_kit::db::Pool;
 
 use crate::keys::NewKey;
 use malha_kit::ServiceResult;
@@ -23,7 +23,7 @@ pub struct KeyRow {
 /// Serialises key creation and rotation across replicas.
 const KEY_LOCK: i64 = 0x6d61_6c68_615f_6b65; // "malha_ke"
 
-async fn load(pool: &PgPool) -> ServiceResult<Vec<KeyRow>> {
+async fn load(pool: &Pool) -> ServiceResult<Vec<KeyRow>> {
     let rows: Vec<(String, Vec<u8>, String, bool)> = sqlx::query_as(
         "SELECT kid, private_pkcs8, public_x, retired_at IS NULL
            FROM signing_keys
@@ -44,7 +44,7 @@ async fn load(pool: &PgPool) -> ServiceResult<Vec<KeyRow>> {
 }
 
 /// The published keys; creates the first signing key when there is none.
-pub async fn load_or_create(pool: &PgPool, generate: fn() -> NewKey) -> ServiceResult<Vec<KeyRow>> {
+pub async fn load_or_create(pool: &Pool, generate: fn() -> NewKey) -> ServiceResult<Vec<KeyRow>> {
     let rows = load(pool).await?;
     if rows.iter().any(|r| r.active) {
         return Ok(rows);
@@ -77,7 +77,7 @@ async fn insert(tx: &mut sqlx::PgConnection, key: &NewKey) -> ServiceResult<()> 
 }
 
 /// Retires the active key, still published for `publish_for`, and activates `key`.
-pub async fn rotate(pool: &PgPool, key: NewKey, publish_for: Duration) -> ServiceResult<()> {
+pub async fn rotate(pool: &Pool, key: NewKey, publish_for: Duration) -> ServiceResult<()> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(KEY_LOCK)

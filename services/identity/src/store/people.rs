@@ -1,7 +1,8 @@
 //! `people`: employees and administrators.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::{ServiceError, ServiceResult};
@@ -44,7 +45,7 @@ pub async fn insert(
 }
 
 /// Inserts the person, or returns the one created earlier with the same request id.
-pub async fn create(pool: &PgPool, new: &NewPerson<'_>) -> ServiceResult<PersonRow> {
+pub async fn create(pool: &Pool, new: &NewPerson<'_>) -> ServiceResult<PersonRow> {
     if let Some(row) = insert(pool, new).await? {
         return Ok(row);
     }

@@ -1,7 +1,8 @@
 //! `refresh_tokens`: stored hashed; rotation and family revocation.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use crate::domain::{RefreshOutcome, RefreshState};
@@ -63,7 +64,7 @@ pub enum Rotation {
 
 /// Spends the token hashed `old` and stores `new` in its family, atomically.
 pub async fn rotate(
-    pool: &PgPool,
+    pool: &Pool,
     old: &[u8],
     new: &[u8],
     new_expires_at: DateTime<Utc>,
@@ -129,7 +130,7 @@ async fn revoke_family(db: impl PgExecutor<'_>, family: Uuid) -> ServiceResult<(
 }
 
 /// Revokes the family of the token hashed `hash`; false when unknown.
-pub async fn revoke_family_of(pool: &PgPool, hash: &[u8]) -> ServiceResult<bool> {
+pub async fn revoke_family_of(pool: &Pool, hash: &[u8]) -> ServiceResult<bool> {
     let family: Option<Uuid> =
         sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
             .bind(hash)

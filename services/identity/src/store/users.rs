@@ -1,7 +1,8 @@
 //! `users` and `user_roles`.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -111,7 +112,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> ServiceResult<UserRow> {
 }
 
 /// The user logging in as `username`, with its password hash.
-pub async fn for_login(pool: &PgPool, username: &str) -> ServiceResult<Option<LoginRow>> {
+pub async fn for_login(pool: &Pool, username: &str) -> ServiceResult<Option<LoginRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT}, u.password_hash FROM users u JOIN people p ON p.id = u.person_id WHERE u.username = $1"
     )))
@@ -121,7 +122,7 @@ pub async fn for_login(pool: &PgPool, username: &str) -> ServiceResult<Option<Lo
 }
 
 /// One page of users, oldest first.
-pub async fn list(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<UserRow>> {
+pub async fn list(pool: &Pool, page: &PageRequest) -> ServiceResult<Vec<UserRow>> {
     let after = page.after_as::<Uuid>()?;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} FROM users u JOIN people p ON p.id = u.person_id

@@ -7,12 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::db::Pool;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, pull};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use prost::Message as _;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use tokio::sync::watch;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -47,7 +48,7 @@ pub struct ConsumerSpec {
 
 /// Consumes until `stop` turns true, reconnecting after errors.
 pub fn spawn_consumer(
-    pool: PgPool,
+    pool: Pool,
     bus: EventBus,
     spec: ConsumerSpec,
     handler: Arc<dyn Handler>,
@@ -76,7 +77,7 @@ pub fn spawn_consumer(
 }
 
 async fn run(
-    pool: &PgPool,
+    pool: &Pool,
     bus: &EventBus,
     spec: ConsumerSpec,
     handler: &Arc<dyn Handler>,
@@ -115,7 +116,7 @@ async fn run(
 }
 
 async fn process(
-    pool: &PgPool,
+    pool: &Pool,
     bus: &EventBus,
     spec: ConsumerSpec,
     handler: &Arc<dyn Handler>,
@@ -177,7 +178,7 @@ async fn process(
 /// Applies the event once: inbox row and effect in one transaction.
 /// Returns false when the event had already been applied.
 async fn apply(
-    pool: &PgPool,
+    pool: &Pool,
     spec: ConsumerSpec,
     handler: &Arc<dyn Handler>,
     envelope: &Envelope,

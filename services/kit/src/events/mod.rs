@@ -28,7 +28,7 @@ pub use relay::spawn_relay;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock};
 
-use sqlx::PgPool;
+use crate::db::Pool;
 use sqlx::migrate::Migrator;
 use tokio::sync::watch;
 
@@ -43,7 +43,7 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 /// outbox relay of `relay_schema` (for services that publish) and one
 /// exactly-once consumer per `(spec, handler)`; all end when `stop` turns true.
 pub fn start_after_migrations(
-    pool: PgPool,
+    pool: Pool,
     bus: EventBus,
     migrated: Arc<AtomicBool>,
     relay_schema: Option<&'static str>,

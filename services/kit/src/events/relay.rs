@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
+use crate::db::Pool;
 use async_nats::HeaderMap;
 use futures::future::try_join_all;
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -20,7 +19,7 @@ const POLL: Duration = Duration::from_secs(1);
 const KEEP_PUBLISHED: &str = "1 day";
 
 /// Relays `schema`'s outbox until `stop` turns true.
-pub fn spawn_relay(pool: PgPool, bus: EventBus, schema: &'static str, stop: watch::Receiver<bool>) {
+pub fn spawn_relay(pool: Pool, bus: EventBus, schema: &'static str, stop: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -44,12 +43,12 @@ pub fn spawn_relay(pool: PgPool, bus: EventBus, schema: &'static str, stop: watc
 }
 
 async fn run(
-    pool: &PgPool,
+    pool: &Pool,
     bus: &EventBus,
     schema: &'static str,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut listener = PgListener::connect_with(pool).await?;
+    let mut listener = pool.listener().await?;
     listener.listen(&format!("malha_outbox_{schema}")).await?;
     bus.ensure_stream(schema).await?;
     let mut last_cleanup = std::time::Instant::now();
@@ -72,7 +71,7 @@ async fn run(
 }
 
 /// Publishes one batch of unsent rows; returns how many.
-pub async fn relay_batch(pool: &PgPool, bus: &EventBus) -> anyhow::Result<i64> {
+pub async fn relay_batch(pool: &Pool, bus: &EventBus) -> anyhow::Result<i64> {
     let mut tx = pool.begin().await?;
     let rows: Vec<(Uuid, String, Vec<u8>)> = sqlx::query_as(
         "SELECT id, subject, envelope FROM outbox

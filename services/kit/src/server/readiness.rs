@@ -18,7 +18,7 @@ pub enum Dependency {
     /// Its PostgreSQL pool (and the migrations having run).
     Postgres {
         /// The pool to probe.
-        pool: sqlx::PgPool,
+        pool: crate::db::Pool,
         /// Set once the service's migrations are applied.
         migrated: Arc<AtomicBool>,
     },
@@ -30,7 +30,7 @@ impl Dependency {
     /// What a service with its own schema and the event bus needs: its
     /// migrated database and NATS.
     pub fn database_and_bus(
-        pool: &sqlx::PgPool,
+        pool: &crate::db::Pool,
         migrated: &Arc<AtomicBool>,
         bus: &crate::events::EventBus,
     ) -> Vec<Self> {

@@ -9,6 +9,7 @@ mod helpers;
 mod icarus;
 mod identity;
 mod kit;
+mod pool;
 mod security;
 mod snackbar;
 mod suppliers;

@@ -1,7 +1,8 @@
 //! Categories and products.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -110,7 +111,7 @@ pub async fn category(db: impl PgExecutor<'_>, id: Uuid, lock: bool) -> ServiceR
 }
 
 /// Every category in menu order.
-pub async fn categories(pool: &PgPool) -> ServiceResult<Vec<CategoryRow>> {
+pub async fn categories(pool: &Pool) -> ServiceResult<Vec<CategoryRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CATEGORY} FROM categories ORDER BY position, name, id"
     )))
@@ -138,7 +139,7 @@ pub async fn update_category(
 }
 
 /// Deletes a category; FAILED_PRECONDITION while products use it.
-pub async fn delete_category(pool: &PgPool, id: Uuid) -> ServiceResult<()> {
+pub async fn delete_category(pool: &Pool, id: Uuid) -> ServiceResult<()> {
     let deleted = sqlx::query("DELETE FROM categories WHERE id = $1")
         .bind(id)
         .execute(pool)
@@ -211,7 +212,7 @@ pub async fn product(db: impl PgExecutor<'_>, id: Uuid, lock: bool) -> ServiceRe
 }
 
 /// The products with these ids (missing ones are simply absent).
-pub async fn products_by_ids(pool: &PgPool, ids: &[Uuid]) -> ServiceResult<Vec<ProductRow>> {
+pub async fn products_by_ids(pool: &Pool, ids: &[Uuid]) -> ServiceResult<Vec<ProductRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PRODUCT} FROM products WHERE id = ANY($1)"
     )))
@@ -222,7 +223,7 @@ pub async fn products_by_ids(pool: &PgPool, ids: &[Uuid]) -> ServiceResult<Vec<P
 
 /// One page of products by name, optionally of a category or only available.
 pub async fn products(
-    pool: &PgPool,
+    pool: &Pool,
     page: &PageRequest,
     category_id: Option<Uuid>,
     available_only: bool,
@@ -265,7 +266,7 @@ pub fn product_key(row: &ProductRow) -> String {
 }
 
 /// Every available product, for the menu.
-pub async fn available_products(pool: &PgPool) -> ServiceResult<Vec<ProductRow>> {
+pub async fn available_products(pool: &Pool) -> ServiceResult<Vec<ProductRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PRODUCT} FROM products WHERE available ORDER BY name, id"
     )))
@@ -297,7 +298,7 @@ pub async fn update_product(
 }
 
 /// Sets a product's availability.
-pub async fn set_available(pool: &PgPool, id: Uuid, available: bool) -> ServiceResult<ProductRow> {
+pub async fn set_available(pool: &Pool, id: Uuid, available: bool) -> ServiceResult<ProductRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE products SET available = $2, updated_at = now() WHERE id = $1 RETURNING {PRODUCT}"
     )))
@@ -311,7 +312,7 @@ pub async fn set_available(pool: &PgPool, id: Uuid, available: bool) -> ServiceR
 }
 
 /// Deletes a product.
-pub async fn delete_product(pool: &PgPool, id: Uuid) -> ServiceResult<()> {
+pub async fn delete_product(pool: &Pool, id: Uuid) -> ServiceResult<()> {
     let deleted = sqlx::query("DELETE FROM products WHERE id = $1")
         .bind(id)
         .execute(pool)

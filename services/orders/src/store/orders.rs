@@ -1,7 +1,8 @@
 //! Orders, their lines and their status history.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::cart::PricedLine;
@@ -206,7 +207,7 @@ pub async fn set_payment(tx: &mut PgConnection, order: Uuid, payment: Uuid) -> S
 
 /// One page of orders, newest first: one customer's, or everyone's.
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     page: &PageRequest,
     customer_id: Option<&str>,
     status: Option<&str>,
@@ -247,7 +248,7 @@ pub fn kitchen_key(row: &KitchenRow) -> String {
 
 /// One page of the kitchen's queue: READY, then PREPARING, then the rest of
 /// the open orders; oldest first within each group.
-pub async fn kitchen(pool: &PgPool, page: &PageRequest) -> ServiceResult<Vec<KitchenRow>> {
+pub async fn kitchen(pool: &Pool, page: &PageRequest) -> ServiceResult<Vec<KitchenRow>> {
     let bad = || ServiceError::invalid("page_token", "not a token from this API");
     let after = match page.after.as_deref() {
         None => None,

@@ -2,7 +2,8 @@
 //! and reads in sequence order.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::ledger::{self, Entry, Linked};
@@ -133,7 +134,7 @@ pub async fn head(db: impl PgExecutor<'_>) -> ServiceResult<(i64, Vec<u8>)> {
 
 /// One page of entries, oldest first, optionally of one payment.
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     payment_id: Option<Uuid>,
     page: &PageRequest,
 ) -> ServiceResult<Vec<TransactionRow>> {

@@ -1,7 +1,8 @@
 //! The `payments` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
+use malha_kit::db::Pool;
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -154,7 +155,7 @@ pub async fn due_for_expiry(tx: &mut PgConnection, limit: i64) -> ServiceResult<
 
 /// One page of payments, newest first, optionally of one order.
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     order_id: Option<Uuid>,
     page: &PageRequest,
 ) -> ServiceResult<Vec<PaymentRow>> {

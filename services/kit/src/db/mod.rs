@@ -2,14 +2,18 @@
 //! service's own schema (via `search_path`), embedded migrations, statement
 //! timeouts. A pool never blocks start-up: readiness reports the database.
 
+mod executor;
+mod pool;
+
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 
-pub use sqlx::PgPool;
+pub use executor::Tx;
+pub use pool::{Conn, Pool, PoolOptions};
 
 /// The database of one service: its schema name and migrations.
 #[derive(Clone, Copy)]
@@ -23,7 +27,7 @@ pub struct Schema {
 /// A pool whose connections live in `schema`. Connects lazily: a database that
 /// is down makes calls fail with UNAVAILABLE and readiness NOT_SERVING, never
 /// a crash at start.
-pub fn pool(url: &str, schema: &Schema, max_connections: u32) -> anyhow::Result<PgPool> {
+pub fn pool(url: &str, schema: &Schema, max_connections: u32) -> anyhow::Result<Pool> {
     let options = PgConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid PostgreSQL URL")?
         .application_name(&format!("malha-{}", schema.name))
@@ -32,17 +36,17 @@ pub fn pool(url: &str, schema: &Schema, max_connections: u32) -> anyhow::Result<
             ("statement_timeout", "10s"),
             ("idle_in_transaction_session_timeout", "30s"),
         ]);
-    Ok(PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(0)
-        .acquire_timeout(Duration::from_secs(3))
-        // Health is checked by the readiness loop, not before every query.
-        .test_before_acquire(false)
-        .connect_lazy_with(options))
+    Ok(Pool::connect_lazy(
+        options,
+        PoolOptions {
+            max_connections,
+            ..PoolOptions::default()
+        },
+    ))
 }
 
 /// Creates the schema if needed and applies pending migrations inside it.
-pub async fn migrate(pool: &PgPool, schema: &Schema) -> anyhow::Result<()> {
+pub async fn migrate(pool: &Pool, schema: &Schema) -> anyhow::Result<()> {
     // The schema name is a compile-time constant of the service, never input.
     let ddl = format!(
         "CREATE SCHEMA IF NOT EXISTS \"{}\"",
@@ -54,18 +58,18 @@ pub async fn migrate(pool: &PgPool, schema: &Schema) -> anyhow::Result<()> {
         .with_context(|| format!("creating schema {}", schema.name))?;
     schema
         .migrator
-        .run(pool)
+        .run(pool.admin())
         .await
         .with_context(|| format!("applying the migrations of {}", schema.name))?;
     crate::events::MIGRATOR
-        .run(pool)
+        .run(pool.admin())
         .await
         .with_context(|| format!("creating the event tables of {}", schema.name))?;
     Ok(())
 }
 
 /// True when the database answers a trivial query within a second.
-pub async fn is_reachable(pool: &PgPool) -> bool {
+pub async fn is_reachable(pool: &Pool) -> bool {
     matches!(
         tokio::time::timeout(
             Duration::from_secs(1),

@@ -1,0 +1,176 @@
+//! The kit's connection pool against a real PostgreSQL: connections are
+//! reused without a check, a transaction dropped unfinished is rolled back,
+//! an interrupted query leaves nothing behind, a connection the server killed
+//! is replaced, and a full pool times out clearly.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use malha_kit::db::{Pool, PoolOptions};
+use sqlx::postgres::PgConnectOptions;
+
+async fn pool(max_connections: u32) -> Pool {
+    pool_with(PoolOptions {
+        max_connections,
+        ..PoolOptions::default()
+    })
+    .await
+}
+
+async fn pool_with(options: PoolOptions) -> Pool {
+    let db = malha_testkit::fresh_database().await.unwrap();
+    let connect = PgConnectOptions::from_str(&db.url).unwrap();
+    Pool::connect_lazy(connect, options)
+}
+
+async fn backend_pid(pool: &Pool) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+}
+
+#[tokio::test]
+async fn pool_reuses_the_last_connection_and_answers_every_statement_kind() {
+    let pool = pool(4).await;
+    let first = backend_pid(&pool).await.unwrap();
+    assert_eq!(backend_pid(&pool).await.unwrap(), first);
+    assert_eq!(pool.idle_count(), 1);
+
+    sqlx::raw_sql("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let inserted = sqlx::query("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(inserted.rows_affected(), 2);
+    let all: Vec<(i32, String)> = sqlx::query_as("SELECT id, v FROM t ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(all, [(1, "a".to_owned()), (2, "b".to_owned())]);
+    let none: Option<i32> = sqlx::query_scalar("SELECT id FROM t WHERE id = 9")
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    let streamed: Vec<i32> = futures::TryStreamExt::try_collect(
+        sqlx::query_scalar::<_, i32>("SELECT id FROM t ORDER BY id").fetch(&pool),
+    )
+    .await
+    .unwrap();
+    assert_eq!(streamed, [1, 2]);
+
+    let refused = sqlx::query("INSERT INTO t VALUES (1, 'again')")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(refused.as_database_error().is_some(), "{refused}");
+    assert_eq!(
+        backend_pid(&pool).await.unwrap(),
+        first,
+        "a refused statement keeps its connection"
+    );
+}
+
+#[tokio::test]
+async fn pool_rolls_back_a_transaction_dropped_without_commit() {
+    let pool = pool(1).await;
+    sqlx::raw_sql("CREATE TABLE t (id int PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    drop(tx);
+
+    let mut tx = pool.begin().await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "the dropped transaction's row is gone");
+    sqlx::query("INSERT INTO t VALUES (2)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let ids: Vec<i32> = sqlx::query_scalar("SELECT id FROM t")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ids, [2]);
+    let xid = || sqlx::query_scalar::<_, i64>("SELECT txid_current()").fetch_one(&pool);
+    assert_ne!(
+        xid().await.unwrap(),
+        xid().await.unwrap(),
+        "each statement runs in its own transaction again"
+    );
+}
+
+#[tokio::test]
+async fn pool_connection_interrupted_mid_query_answers_its_next_user_correctly() {
+    let pool = pool(1).await;
+    let interrupted = tokio::time::timeout(
+        Duration::from_millis(50),
+        sqlx::query_scalar::<_, i32>("SELECT 1 FROM pg_sleep(0.4)").fetch_one(&pool),
+    )
+    .await;
+    assert!(interrupted.is_err(), "the slow query was cut off");
+
+    let answer: i32 = sqlx::query_scalar("SELECT 2")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(answer, 2, "no leftover row from the interrupted query");
+}
+
+#[tokio::test]
+async fn pool_replaces_a_connection_the_server_terminated() {
+    let pool = pool(2).await;
+    let victim = backend_pid(&pool).await.unwrap();
+    let killer = malha_testkit::shared_cluster().await;
+    let admin = sqlx::PgPool::connect(&killer.url("postgres"))
+        .await
+        .unwrap();
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(victim)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(killed);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The idle connection is not checked before use (it was used a moment
+    // ago), so one call sees the failure; the pool then drops it.
+    assert!(backend_pid(&pool).await.is_err());
+    let replacement = backend_pid(&pool).await.unwrap();
+    assert_ne!(replacement, victim);
+}
+
+#[tokio::test]
+async fn pool_full_times_out_with_pool_timed_out_then_recovers() {
+    let pool = pool_with(PoolOptions {
+        max_connections: 1,
+        acquire_timeout: Duration::from_millis(300),
+        ..PoolOptions::default()
+    })
+    .await;
+    let held = pool.acquire().await.unwrap();
+    let waited = pool.acquire().await.unwrap_err();
+    assert!(matches!(waited, sqlx::Error::PoolTimedOut), "{waited}");
+    drop(held);
+    assert!(backend_pid(&pool).await.is_ok());
+
+    pool.close().await;
+    assert!(matches!(
+        pool.acquire().await.unwrap_err(),
+        sqlx::Error::PoolClosed
+    ));
+}

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -93,7 +94,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
@@ -118,8 +119,22 @@ where
             );
             // Log lines ask OpenTelemetry for the trace id when written.
             let _ = span.set_parent(extract_context(request.headers()));
+            let client = Arc::new(ClientWatch::default());
+            let mut call = Pending {
+                metrics: Some(Arc::clone(&route.metrics)),
+                started,
+                span: span.clone(),
+                client: Arc::clone(&client),
+            };
+            let request = request.map(|body| {
+                Body::new(WatchedBody {
+                    inner: body,
+                    client,
+                })
+            });
 
             async {
+                let mut request = request;
                 match authorize(&shared.verifier, &route.policy, request.headers()).await {
                     Ok(Some((principal, token))) => {
                         tracing::Span::current()
@@ -130,23 +145,17 @@ where
                     Ok(None) => {}
                     Err(error) => {
                         let status = tonic::Status::from(error);
-                        finish(&route.metrics, status.code() as i32, started);
+                        call.finish(status.code() as i32);
                         return Ok(status.into_http());
                     }
                 }
                 let response = inner.call(request).await.map_err(Into::into)?;
                 if let Some(code) = grpc_status(response.headers()) {
                     // Trailers-only response (usually an error): done now.
-                    finish(&route.metrics, code, started);
+                    call.finish(code);
                     return Ok(response);
                 }
-                let metrics = Arc::clone(&route.metrics);
-                Ok(response.map(|body| {
-                    Body::new(MeteredBody {
-                        inner: body,
-                        pending: Some((metrics, started, tracing::Span::current())),
-                    })
-                }))
+                Ok(response.map(|body| Body::new(MeteredBody { inner: body, call })))
             }
             .instrument(span)
             .await
@@ -154,9 +163,75 @@ where
     }
 }
 
-fn finish(metrics: &MethodMetrics, code: i32, started: Instant) {
-    tracing::Span::current().set_attribute("rpc.grpc.status_code", i64::from(code));
-    metrics.finish(code, started.elapsed().as_secs_f64());
+const CANCELLED: i32 = tonic::Code::Cancelled as i32;
+
+/// A call not yet counted. It is counted exactly once: by `finish`, or as
+/// CANCELLED when dropped first (the client reset the stream or closed the
+/// connection and the server dropped the call). A call whose request body
+/// broke off is counted as CANCELLED whatever status tonic made of the read
+/// error (UNKNOWN or INTERNAL), since no client is left to receive it.
+struct Pending {
+    metrics: Option<Arc<MethodMetrics>>,
+    started: Instant,
+    span: tracing::Span,
+    client: Arc<ClientWatch>,
+}
+
+impl Pending {
+    fn finish(&mut self, code: i32) {
+        if let Some(metrics) = self.metrics.take() {
+            let code = if self.client.gone.load(Ordering::Relaxed) {
+                CANCELLED
+            } else {
+                code
+            };
+            self.span
+                .set_attribute("rpc.grpc.status_code", i64::from(code));
+            metrics.finish(code, self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.finish(CANCELLED);
+    }
+}
+
+/// Whether the caller went away while its request was being read.
+#[derive(Default)]
+struct ClientWatch {
+    gone: AtomicBool,
+}
+
+/// The request body, watched for the client breaking off mid-request.
+struct WatchedBody {
+    inner: Body,
+    client: Arc<ClientWatch>,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.client.gone.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
@@ -212,20 +287,11 @@ async fn authorize(
     }
 }
 
-/// A response body that records the call's code and latency when the trailers
-/// pass (or when the client goes away first).
+/// A response body that counts the call when the trailers pass (or when the
+/// client goes away first: `Pending`'s drop).
 struct MeteredBody {
     inner: Body,
-    pending: Option<(Arc<MethodMetrics>, Instant, tracing::Span)>,
-}
-
-impl MeteredBody {
-    fn record(&mut self, code: i32) {
-        if let Some((metrics, started, span)) = self.pending.take() {
-            span.set_attribute("rpc.grpc.status_code", i64::from(code));
-            metrics.finish(code, started.elapsed().as_secs_f64());
-        }
-    }
+    call: Pending,
 }
 
 impl http_body::Body for MeteredBody {
@@ -240,11 +306,11 @@ impl http_body::Body for MeteredBody {
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
-                    self.record(code);
+                    self.call.finish(code);
                 }
             }
-            Poll::Ready(Some(Err(_))) => self.record(13),
-            Poll::Ready(None) => self.record(2),
+            Poll::Ready(Some(Err(_))) => self.call.finish(tonic::Code::Internal as i32),
+            Poll::Ready(None) => self.call.finish(tonic::Code::Unknown as i32),
             Poll::Pending => {}
         }
         polled
@@ -256,12 +322,5 @@ impl http_body::Body for MeteredBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl Drop for MeteredBody {
-    fn drop(&mut self) {
-        // The client cancelled before the trailers.
-        self.record(1);
     }
 }

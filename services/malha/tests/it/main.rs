@@ -3,6 +3,7 @@
 //! One test binary, so the whole suite links once.
 
 mod authz;
+mod cancellation;
 mod e2e;
 mod edge;
 mod helpers;

@@ -158,7 +158,7 @@ async fn pool_replaces_a_connection_the_server_terminated() {
 async fn pool_full_times_out_with_pool_timed_out_then_recovers() {
     let pool = pool_with(PoolOptions {
         max_connections: 1,
-        acquire_timeout: Duration::from_millis(300),
+        acquire_timeout: Duration::from_secs(2),
         ..PoolOptions::default()
     })
     .await;

@@ -144,6 +144,18 @@ def test_service_discovery_and_callee_urls(rendered, graph, mesh):
 
 
 @pytest.mark.parametrize("mesh", MESHES)
+def test_orders_alone_gets_its_service_account_from_a_secret(rendered, targets, mesh):
+    secret = yaml.safe_load((CHART / "values.yaml").read_text())["clientCredentials"]["orders"]
+    for t in targets:
+        e = env(container(rendered[mesh].get("Deployment", name(t))))
+        if t == "orders":
+            for key in ("MALHA_CLIENT_ID", "MALHA_CLIENT_SECRET"):
+                assert e[key] == {"secretKeyRef": {"name": secret, "key": key}}, e[key]
+        else:
+            assert "MALHA_CLIENT_ID" not in e and "MALHA_CLIENT_SECRET" not in e, t
+
+
+@pytest.mark.parametrize("mesh", MESHES)
 def test_nothing_deployed_that_the_binary_does_not_know(rendered, targets, mesh):
     comps = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in rendered[mesh].of("Deployment")}
     assert comps == set(targets) | {"edge"}

@@ -95,6 +95,12 @@ impl Identity {
         }
     }
 
+    /// Tokens for `service`, served by this same process, to call other
+    /// services on its own behalf.
+    pub fn service_minter(&self, service: &'static str) -> Arc<dyn malha_kit::clients::MintToken> {
+        Arc::new(tokens::LocalService::new(Arc::clone(&self.tokens), service))
+    }
+
     /// The key ring (for `malha keys`).
     pub fn keys(&self) -> &keys::KeyRing {
         &self.tokens.keys

@@ -29,20 +29,47 @@ pub struct ClientCredentials {
     pub client_secret: Secret,
 }
 
-/// The service's own access token, fetched from identity and renewed when
+/// Mints a service's access token without a network call: identity, when
+/// it is served by the same process as the service.
+pub trait MintToken: Send + Sync {
+    /// A fresh access token and its lifetime.
+    fn mint(&self) -> BoxFuture<'_, Result<(String, Duration), tonic::Status>>;
+}
+
+enum Source {
+    /// The client credentials grant against identity.
+    Credentials {
+        identity: Channel,
+        credentials: ClientCredentials,
+    },
+    /// Identity in this process.
+    Local(Arc<dyn MintToken>),
+}
+
+/// The service's own access token, obtained from identity and renewed when
 /// 80 % of its lifetime has passed.
 pub struct ServiceToken {
-    identity: Channel,
-    credentials: ClientCredentials,
+    source: Source,
     current: tokio::sync::Mutex<Option<(Arc<str>, Instant)>>,
 }
 
 impl ServiceToken {
     /// A token source using identity at `identity`.
     pub fn new(identity: Channel, credentials: ClientCredentials) -> Self {
-        Self {
+        Self::from_source(Source::Credentials {
             identity,
             credentials,
+        })
+    }
+
+    /// A token source minting with identity in this process.
+    pub fn local(minter: Arc<dyn MintToken>) -> Self {
+        Self::from_source(Source::Local(minter))
+    }
+
+    fn from_source(source: Source) -> Self {
+        Self {
+            source,
             current: tokio::sync::Mutex::new(None),
         }
     }
@@ -55,21 +82,36 @@ impl ServiceToken {
         {
             return Ok(Arc::clone(token));
         }
-        let response = IdentityServiceClient::new(self.identity.clone())
-            .issue_service_token(IssueServiceTokenRequest {
-                client_id: self.credentials.client_id.clone(),
-                client_secret: self.credentials.client_secret.expose().to_owned(),
-            })
-            .await?
-            .into_inner();
-        let tokens = response
-            .tokens
-            .ok_or_else(|| tonic::Status::internal("identity returned no token"))?;
-        let lifetime = Duration::from_secs(u64::try_from(tokens.expires_in).unwrap_or(0));
-        let token: Arc<str> = tokens.access_token.into();
+        let (token, lifetime) = match &self.source {
+            Source::Credentials {
+                identity,
+                credentials,
+            } => issue(identity, credentials).await?,
+            Source::Local(minter) => minter.mint().await?,
+        };
+        let token: Arc<str> = token.into();
         *current = Some((Arc::clone(&token), Instant::now() + lifetime.mul_f64(0.8)));
         Ok(token)
     }
+}
+
+/// The client credentials grant: a token and its lifetime.
+async fn issue(
+    identity: &Channel,
+    credentials: &ClientCredentials,
+) -> Result<(String, Duration), tonic::Status> {
+    let response = IdentityServiceClient::new(identity.clone())
+        .issue_service_token(IssueServiceTokenRequest {
+            client_id: credentials.client_id.clone(),
+            client_secret: credentials.client_secret.expose().to_owned(),
+        })
+        .await?
+        .into_inner();
+    let tokens = response
+        .tokens
+        .ok_or_else(|| tonic::Status::internal("identity returned no token"))?;
+    let lifetime = Duration::from_secs(u64::try_from(tokens.expires_in).unwrap_or(0));
+    Ok((tokens.access_token, lifetime))
 }
 
 fn endpoint(url: &str) -> anyhow::Result<Endpoint> {

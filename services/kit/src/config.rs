@@ -112,6 +112,21 @@ pub struct AuthConfig {
     /// A JWKS file to verify with instead of fetching identity's (mounted keys).
     #[arg(long, env = "MALHA_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
+
+    /// This process's service account (client credentials grant), for the
+    /// calls a service makes on its own behalf (orders → payments). Not
+    /// needed when identity is served by the same process.
+    #[arg(long, env = "MALHA_CLIENT_ID", requires = "client_secret")]
+    pub client_id: Option<String>,
+
+    /// The service account's secret (shown once by CreateServiceAccount).
+    #[arg(
+        long,
+        env = "MALHA_CLIENT_SECRET",
+        hide_env_values = true,
+        requires = "client_id"
+    )]
+    pub client_secret: Option<Secret>,
 }
 
 /// How orders reaches payments.
@@ -238,7 +253,17 @@ impl AuthConfig {
             audience: "malha".into(),
             access_token_ttl_seconds: 3600,
             jwks_file: None,
+            client_id: None,
+            client_secret: None,
         }
+    }
+
+    /// The service account's credentials, when both halves are set.
+    pub fn credentials(&self) -> Option<crate::clients::ClientCredentials> {
+        Some(crate::clients::ClientCredentials {
+            client_id: self.client_id.clone()?,
+            client_secret: self.client_secret.clone()?,
+        })
     }
 }
 

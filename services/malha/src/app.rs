@@ -38,6 +38,7 @@ pub async fn start(
         .with_context(|| format!("binding the gRPC address {}", config.grpc_addr))?;
     let config = &with_local_urls(config, targets, grpc.local_addr()?.port());
     let mut services = Vec::with_capacity(targets.len());
+    let mut built = targets::Built::default();
     for target in targets {
         let pool = targets::pool(&url, target, config.db_max_connections)?;
         let migrated = Arc::new(AtomicBool::new(!config.migrate_on_start));
@@ -50,6 +51,7 @@ pub async fn start(
             config,
             migrated,
             bus.as_ref(),
+            &mut built,
         )?);
     }
 
@@ -85,6 +87,9 @@ pub async fn start(
 /// configured, pointing at this process's own gRPC `port` (as identity's is).
 fn with_local_urls(config: &ServeConfig, targets: &[&'static Target], port: u16) -> ServeConfig {
     let mut config = config.clone();
+    if config.auth.identity_url.is_none() && targets.iter().any(|t| t.name == "identity") {
+        config.auth.identity_url = Some(format!("http://127.0.0.1:{port}"));
+    }
     if config.orders.payments_url.is_none() && targets.iter().any(|t| t.name == "payments") {
         config.orders.payments_url = Some(format!("http://127.0.0.1:{port}"));
     }

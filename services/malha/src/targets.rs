@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use anyhow::Context;
+use malha_kit::clients::{self, ServiceToken};
 use malha_kit::config::ServeConfig;
 use malha_kit::db::{self, Pool, Schema};
 use malha_kit::events::EventBus;
@@ -76,17 +78,28 @@ pub fn resolve(spec: &str) -> anyhow::Result<Vec<&'static Target>> {
         !out.is_empty(),
         "no target given; use --target all or a list"
     );
+    // Start-up order, whatever the order given: identity is built before the
+    // services that mint their tokens with it.
+    out.sort_by_key(|t| TARGETS.iter().position(|known| known.name == t.name));
     Ok(out)
+}
+
+/// What the targets built so far in this process lend the next ones.
+#[derive(Default)]
+pub struct Built {
+    /// Identity, when this process serves it.
+    identity: Option<Arc<malha_identity::Identity>>,
 }
 
 /// Builds the hosted service of `target` over `pool` (and the event bus, for
 /// services that publish or consume events).
 pub fn build(
-    target: &Target,
+    target: &'static Target,
     pool: Pool,
     config: &ServeConfig,
     migrated: Arc<AtomicBool>,
     bus: Option<&EventBus>,
+    built: &mut Built,
 ) -> anyhow::Result<Arc<dyn Hosted>> {
     let bus = || {
         bus.cloned().ok_or_else(|| {
@@ -97,16 +110,22 @@ pub fn build(
         })
     };
     Ok(match target.name {
-        "identity" => Arc::new(malha_identity::Identity::new(
-            pool,
-            malha_identity::IdentityConfig {
-                issuer: config.auth.issuer.clone(),
-                audience: config.auth.audience.clone(),
-                access_ttl: std::time::Duration::from_secs(config.auth.access_token_ttl_seconds),
-                refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
-            },
-            migrated,
-        )),
+        "identity" => {
+            let identity = Arc::new(malha_identity::Identity::new(
+                pool,
+                malha_identity::IdentityConfig {
+                    issuer: config.auth.issuer.clone(),
+                    audience: config.auth.audience.clone(),
+                    access_ttl: std::time::Duration::from_secs(
+                        config.auth.access_token_ttl_seconds,
+                    ),
+                    refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
+                },
+                migrated,
+            ));
+            built.identity = Some(Arc::clone(&identity));
+            identity
+        }
         "projects" => Arc::new(malha_projects::Projects::new(pool, bus()?, migrated)),
         "inventory" => Arc::new(malha_inventory::Inventory::new(pool, bus()?, migrated)),
         "suppliers" => Arc::new(malha_suppliers::Suppliers::new(pool, migrated)),
@@ -121,9 +140,41 @@ pub fn build(
             bus()?,
             migrated,
             &config.orders,
+            service_token(target, config, built)?,
         )?),
         other => unreachable!("target {other} is listed in TARGETS but not built"),
     })
+}
+
+/// The token `target` uses for calls on its own behalf: its service
+/// account's (client credentials), or minted by identity in this process.
+fn service_token(
+    target: &'static Target,
+    config: &ServeConfig,
+    built: &Built,
+) -> anyhow::Result<Arc<ServiceToken>> {
+    if let Some(credentials) = config.auth.credentials() {
+        let url = config
+            .auth
+            .identity_url
+            .as_deref()
+            .context("MALHA_IDENTITY_URL is required with MALHA_CLIENT_ID")?;
+        return Ok(Arc::new(ServiceToken::new(
+            clients::channel(url)?,
+            credentials,
+        )));
+    }
+    match &built.identity {
+        Some(identity) => Ok(Arc::new(ServiceToken::local(
+            identity.service_minter(target.name),
+        ))),
+        None => anyhow::bail!(
+            "{} calls other services on its own behalf: set MALHA_CLIENT_ID and \
+             MALHA_CLIENT_SECRET to a service account with the `service` role \
+             (docs/deploy.md, \"Service accounts\"), or serve identity in the same process",
+            target.name
+        ),
+    }
 }
 
 /// A pool for `target` in its own schema.
@@ -139,6 +190,12 @@ mod tests {
     fn resolves_lists_all_and_refuses_unknown_names() {
         assert_eq!(resolve("all").unwrap().len(), TARGETS.len());
         assert_eq!(resolve("identity, identity").unwrap().len(), 1);
+        let names: Vec<_> = resolve("orders,identity")
+            .unwrap()
+            .iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["identity", "orders"], "start-up order");
         let error = resolve("identity,nope").err().unwrap().to_string();
         assert!(error.contains("unknown target \"nope\""), "{error}");
         assert!(error.contains("identity"), "{error}");

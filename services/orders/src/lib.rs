@@ -83,6 +83,7 @@ impl Orders {
         bus: EventBus,
         migrated: Arc<AtomicBool>,
         config: &OrdersConfig,
+        token: Arc<malha_kit::clients::ServiceToken>,
     ) -> anyhow::Result<Self> {
         let url = config.payments_url.as_deref().context(
             "MALHA_PAYMENTS_URL is required when payments is not served by this process",
@@ -94,6 +95,7 @@ impl Orders {
             payments: PaymentsClient::new(
                 url,
                 Duration::from_millis(config.payments_deadline_ms.max(1)),
+                token,
             )?,
             hub: Arc::new(Hub::new()),
         })

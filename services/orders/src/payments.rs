@@ -1,15 +1,16 @@
 //! Orders' client of the payments service: real gRPC (loopback when both run
-//! in one process), with a deadline and the trace context, authorized with
-//! the caller's own token so payments records who asked.
+//! in one process), with a deadline and the trace context, authorized as
+//! orders itself (its service token): customers cannot create payments,
+//! only orders can, for the amount it computed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use malha_api::malha::orders::v1::PaymentInstructions;
 use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClient;
 use malha_api::malha::payments::v1::{CreatePaymentRequest, Payment};
 use malha_kit::ServiceError;
-use malha_kit::auth::BearerToken;
-use malha_kit::clients::{self, Propagating};
+use malha_kit::clients::{self, Propagating, ServiceToken};
 
 use crate::store::orders::OrderRow;
 
@@ -21,33 +22,26 @@ pub struct PaymentsClient {
 }
 
 impl PaymentsClient {
-    /// A client of payments at `url`; each call gets `deadline`.
-    pub fn new(url: &str, deadline: Duration) -> anyhow::Result<Self> {
+    /// A client of payments at `url`, calling as `token`'s holder; each call
+    /// gets `deadline`.
+    pub fn new(url: &str, deadline: Duration, token: Arc<ServiceToken>) -> anyhow::Result<Self> {
         Ok(Self {
-            channel: Propagating::new(clients::channel(url)?, None, deadline),
+            channel: Propagating::new(clients::channel(url)?, Some(token), deadline),
             deadline,
         })
     }
 
     /// Asks for the payment of `order` (idempotent in payments: the order's
     /// live payment comes back if it has one).
-    pub async fn create(
-        &self,
-        token: Option<&BearerToken>,
-        order: &OrderRow,
-    ) -> Result<PaymentInstructions, ServiceError> {
+    pub async fn create(&self, order: &OrderRow) -> Result<PaymentInstructions, ServiceError> {
         let mut request = tonic::Request::new(CreatePaymentRequest {
             order_id: order.id.to_string(),
             amount_centavos: order.total_centavos,
             description: format!("Pedido {}", order.number),
             request_id: String::new(),
+            payer_id: order.customer_id.clone(),
         });
         request.set_timeout(self.deadline);
-        if let Some(BearerToken(token)) = token
-            && let Ok(value) = format!("Bearer {token}").parse()
-        {
-            request.metadata_mut().insert("authorization", value);
-        }
         let mut client = PaymentsServiceClient::new(self.channel.clone());
         let response =
             match tokio::time::timeout(self.deadline, client.create_payment(request)).await {

@@ -50,9 +50,9 @@ pub static SCHEMA: Schema = Schema {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Payments' own permission system. Customers (and staff, on their behalf)
-/// create payments through orders, which forwards their token; a customer
-/// reads only the payments they asked for.
+/// Payments' own permission system. Payments are created by orders, as
+/// itself (its service token), naming the customer who pays; staff may create
+/// them too. A customer cannot create one, and reads only their own.
 pub static PERMISSIONS: RolePermissions = RolePermissions {
     service: "malha.payments.v1.PaymentsService",
     grants: &[
@@ -61,7 +61,7 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
             "employee",
             &["payments.create", "payments.read", "payments.list"],
         ),
-        ("customer", &["payments.create", "payments.read"]),
+        ("customer", &["payments.read"]),
         ("service", &["payments.create", "payments.read"]),
     ],
 };

@@ -202,8 +202,9 @@ impl Pool {
         if idle
             .front()
             .is_some_and(|oldest| oldest.since.elapsed() >= options.idle_timeout)
+            && let Some(stale) = idle.pop_front()
         {
-            idle.pop_front();
+            retire(stale.conn);
         }
         idle.pop_back()
     }
@@ -258,6 +259,16 @@ impl std::ops::DerefMut for Conn {
         self.conn
             .as_mut()
             .expect("a pooled connection is present until dropped")
+    }
+}
+
+/// Closes a healthy connection politely (Terminate, so the server logs no
+/// lost client), off the caller's path.
+fn retire(conn: PgConnection) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let _ = conn.close().await;
+        });
     }
 }
 

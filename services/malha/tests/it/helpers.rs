@@ -105,9 +105,60 @@ impl TestApp {
             .unwrap()
     }
 
-    /// An administrator's access token.
+    /// An administrator's access token (bootstrapping the administrator the
+    /// first time, logging in after that).
     pub(crate) async fn admin_token(&self) -> String {
-        self.bootstrap_admin().await.access_token
+        let mut identity = self.identity().await;
+        let bootstrapped = identity
+            .bootstrap_admin(BootstrapAdminRequest {
+                name: "Root Admin".into(),
+                email: "root@example.com".into(),
+                username: ADMIN.0.into(),
+                password: ADMIN.1.into(),
+            })
+            .await;
+        let tokens = match bootstrapped {
+            Ok(response) => response.into_inner().tokens,
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                identity
+                    .login(LoginRequest {
+                        username: ADMIN.0.into(),
+                        password: ADMIN.1.into(),
+                    })
+                    .await
+                    .expect("the administrator logs in")
+                    .into_inner()
+                    .tokens
+            }
+            Err(status) => panic!("bootstrap: {status}"),
+        };
+        tokens.expect("tokens").access_token
+    }
+
+    /// A new service account with the `service` role, created by `admin`.
+    pub(crate) async fn service_account(
+        &self,
+        admin: &str,
+        name: &str,
+    ) -> malha_kit::clients::ClientCredentials {
+        let account = self
+            .identity()
+            .await
+            .create_service_account(authed(
+                CreateServiceAccountRequest {
+                    name: name.into(),
+                    roles: vec!["service".into()],
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        malha_kit::clients::ClientCredentials {
+            client_id: account.client_id,
+            client_secret: Secret::new(account.client_secret),
+        }
     }
 
     /// Creates an employee user and returns its access token.

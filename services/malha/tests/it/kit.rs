@@ -9,11 +9,10 @@ use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::helpers::{TestApp, authed, config};
+use crate::helpers::{TestApp, config};
 use malha_api::identity::identity_service_client::IdentityServiceClient;
 use malha_api::identity::*;
-use malha_kit::clients::{ClientCredentials, Propagating, ServiceToken, channel};
-use malha_kit::config::Secret;
+use malha_kit::clients::{Propagating, ServiceToken, channel};
 
 async fn health(app: &TestApp, service: &str) -> i32 {
     HealthClient::new(app.channel().await)
@@ -123,27 +122,8 @@ async fn metrics_count_calls_by_method_and_code() {
 async fn outgoing_calls_carry_the_service_token_and_a_deadline() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let account = app
-        .identity()
-        .await
-        .create_service_account(authed(
-            CreateServiceAccountRequest {
-                name: "tester".into(),
-                roles: vec!["service".into()],
-                request_id: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let token = Arc::new(ServiceToken::new(
-        channel(&app.url).unwrap(),
-        ClientCredentials {
-            client_id: account.client_id,
-            client_secret: Secret::new(account.client_secret),
-        },
-    ));
+    let credentials = app.service_account(&admin, "tester").await;
+    let token = Arc::new(ServiceToken::new(channel(&app.url).unwrap(), credentials));
     let first = token.token().await.unwrap();
     assert_eq!(
         first,

@@ -174,3 +174,30 @@ async fn pool_full_times_out_with_pool_timed_out_then_recovers() {
         sqlx::Error::PoolClosed
     ));
 }
+
+#[tokio::test]
+async fn pool_retires_connections_past_their_idle_time_or_lifetime() {
+    let idle = pool_with(PoolOptions {
+        idle_timeout: Duration::ZERO,
+        ..PoolOptions::default()
+    })
+    .await;
+    let first = backend_pid(&idle).await.unwrap();
+    assert_ne!(
+        backend_pid(&idle).await.unwrap(),
+        first,
+        "idle too long: replaced"
+    );
+
+    let short_lived = pool_with(PoolOptions {
+        max_lifetime: Duration::ZERO,
+        ..PoolOptions::default()
+    })
+    .await;
+    backend_pid(&short_lived).await.unwrap();
+    assert_eq!(
+        short_lived.idle_count(),
+        0,
+        "too old to go back to the pool"
+    );
+}

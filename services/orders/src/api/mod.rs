@@ -14,7 +14,7 @@ use crate::Orders;
 use crate::store::orders::OrderRow;
 use malha_api::malha::orders::v1::orders_service_server::OrdersService;
 use malha_api::malha::orders::v1::*;
-use malha_kit::auth::{self, BearerToken, Principal};
+use malha_kit::auth::{self, Principal};
 use malha_kit::{ServiceError, ServiceResult};
 
 use malha_kit::error::{Reply, reply};
@@ -36,10 +36,6 @@ fn ensure_visible(principal: &Principal, order: &OrderRow) -> ServiceResult<()> 
     } else {
         Err(ServiceError::NotFound { resource: "order" })
     }
-}
-
-fn bearer<T>(request: &Request<T>) -> Option<BearerToken> {
-    request.extensions().get::<BearerToken>().cloned()
 }
 
 #[tonic::async_trait]
@@ -114,8 +110,7 @@ impl OrdersService for Orders {
 
     async fn create_order(&self, r: Request<CreateOrderRequest>) -> Reply<CreateOrderResponse> {
         let caller = auth::caller(&r)?;
-        let token = bearer(&r);
-        reply(place::create(self, r.into_inner(), &caller, token.as_ref()).await)
+        reply(place::create(self, r.into_inner(), &caller).await)
     }
 
     async fn get_order(&self, r: Request<GetOrderRequest>) -> Reply<GetOrderResponse> {
@@ -133,8 +128,7 @@ impl OrdersService for Orders {
         r: Request<RequestPaymentRequest>,
     ) -> Reply<RequestPaymentResponse> {
         let caller = auth::caller(&r)?;
-        let token = bearer(&r);
-        reply(place::request_payment(self, r.into_inner(), &caller, token.as_ref()).await)
+        reply(place::request_payment(self, r.into_inner(), &caller).await)
     }
 
     async fn update_order_status(

@@ -20,7 +20,7 @@ use crate::store::{
 };
 use crate::transition::{apply, status_of};
 use malha_api::malha::orders::v1::*;
-use malha_kit::auth::{BearerToken, Principal};
+use malha_kit::auth::Principal;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -28,7 +28,6 @@ pub(super) async fn create(
     service: &Orders,
     request: CreateOrderRequest,
     caller: &Principal,
-    token: Option<&BearerToken>,
 ) -> ServiceResult<CreateOrderResponse> {
     let mut v = Violations::new();
     let inputs: Vec<LineInput<'_>> = request
@@ -53,7 +52,7 @@ pub(super) async fn create(
     if let Some(request_id) = request_id
         && let Some(order) = orders::by_request(&service.pool, &caller.subject, request_id).await?
     {
-        return respond(service, order, caller, token).await;
+        return respond(service, order, caller).await;
     }
 
     let ids: Vec<uuid::Uuid> = lines.iter().map(|l| l.product_id).collect();
@@ -100,7 +99,7 @@ pub(super) async fn create(
         )
         .await?
         .ok_or(ServiceError::NotFound { resource: "order" })?;
-        return respond(service, order, caller, token).await;
+        return respond(service, order, caller).await;
     };
     orders::insert_items(&mut tx, order.id, &priced.lines).await?;
     orders::record_transition(
@@ -115,7 +114,7 @@ pub(super) async fn create(
     tx.commit().await?;
     service.hub.changed(order.id);
     tracing::info!(order = %order.id, number = order.number, total = order.total_centavos, lines = priced.lines.len(), "order placed");
-    respond(service, order, caller, token).await
+    respond(service, order, caller).await
 }
 
 /// The order with its payment instructions, asking payments for them when
@@ -124,13 +123,12 @@ async fn respond(
     service: &Orders,
     order: OrderRow,
     caller: &Principal,
-    token: Option<&BearerToken>,
 ) -> ServiceResult<CreateOrderResponse> {
     let payment = if matches!(
         status_of(&order),
         Status::Received | Status::AwaitingPayment
     ) {
-        match pay(service, &order, caller, token).await {
+        match pay(service, &order, caller).await {
             Ok(payment) => Some(payment),
             Err(error) => {
                 tracing::warn!(order = %order.id, error = %error, "payment not created; the order stays RECEIVED");
@@ -151,9 +149,8 @@ async fn pay(
     service: &Orders,
     order: &OrderRow,
     caller: &Principal,
-    token: Option<&BearerToken>,
 ) -> ServiceResult<PaymentInstructions> {
-    let instructions = service.payments.create(token, order).await?;
+    let instructions = service.payments.create(order).await?;
     let payment_id = uuid::Uuid::parse_str(&instructions.payment_id).map_err(|_| {
         ServiceError::Unavailable("payments returned a malformed payment id".into())
     })?;
@@ -183,7 +180,6 @@ pub(super) async fn request_payment(
     service: &Orders,
     request: RequestPaymentRequest,
     caller: &Principal,
-    token: Option<&BearerToken>,
 ) -> ServiceResult<RequestPaymentResponse> {
     let mut v = Violations::new();
     let id = v.uuid(&request.order_id, "order_id");
@@ -197,7 +193,7 @@ pub(super) async fn request_payment(
             format!("an order that is {} needs no payment", status.as_str()),
         ));
     }
-    let payment = pay(service, &order, caller, token).await?;
+    let payment = pay(service, &order, caller).await?;
     Ok(RequestPaymentResponse {
         order: Some(read::full(service, id).await?),
         payment: Some(payment),

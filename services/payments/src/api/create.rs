@@ -12,7 +12,7 @@ use crate::provider::Charge;
 use crate::store::ledger::{self, Append};
 use crate::store::payments::{self, PaymentRow};
 use malha_api::malha::payments::v1::*;
-use malha_kit::auth::Principal;
+use malha_kit::auth::{Principal, SubjectKind};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -33,8 +33,14 @@ pub(super) async fn create(
         "description",
         "at most 140 characters",
     );
+    v.check(
+        request.payer_id.chars().count() <= 100,
+        "payer_id",
+        "at most 100 characters",
+    );
     let request_id = v.request_id(&request.request_id);
     v.finish()?;
+    let payer = payer(caller, &request.payer_id);
 
     if let Some(request_id) = request_id
         && let Some(done) = payments::by_request(&service.pool, request_id).await?
@@ -79,7 +85,7 @@ pub(super) async fn create(
         provider_payment_id: made.provider_payment_id,
         txid: charge.txid.clone(),
         pix_code: made.pix_code,
-        payer_id: caller.subject.clone(),
+        payer_id: payer.to_owned(),
         request_id,
         expires_at: charge.expires_at,
         created_at,
@@ -114,4 +120,41 @@ async fn respond(row: PaymentRow) -> ServiceResult<CreatePaymentResponse> {
     Ok(CreatePaymentResponse {
         payment: Some(convert::payment_with_qr(row).await?),
     })
+}
+
+/// The payer: the customer a service names (orders pays on a customer's
+/// behalf), otherwise the caller — nobody else can name another payer.
+fn payer<'a>(caller: &'a Principal, named: &'a str) -> &'a str {
+    if caller.kind == SubjectKind::Service && !named.trim().is_empty() {
+        named.trim()
+    } else {
+        &caller.subject
+    }
+}
+
+#[cfg(test)]
+mod payer_tests {
+    use super::*;
+
+    fn principal(kind: SubjectKind) -> Principal {
+        Principal {
+            subject: "caller".into(),
+            kind,
+            username: String::new(),
+            email: String::new(),
+            roles: Vec::new(),
+            token_id: String::new(),
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_a_service_names_another_payer() {
+        let service = principal(SubjectKind::Service);
+        assert_eq!(payer(&service, "customer-1"), "customer-1");
+        assert_eq!(payer(&service, " "), "caller");
+        for kind in [SubjectKind::Customer, SubjectKind::User] {
+            assert_eq!(payer(&principal(kind), "customer-1"), "caller");
+        }
+    }
 }

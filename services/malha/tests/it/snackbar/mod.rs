@@ -15,13 +15,13 @@ use tonic::{Code, Request, Status};
 
 use crate::helpers::{TestApp, authed, config, eventually, violated_fields};
 use malha::{app, targets};
-use malha_api::identity::CreateAnonymousCustomerRequest;
 use malha_api::identity::identity_service_client::IdentityServiceClient;
+use malha_api::identity::{CreateAnonymousCustomerRequest, GetMeRequest};
 use malha_api::malha::orders::v1::orders_service_client::OrdersServiceClient;
 use malha_api::malha::orders::v1::*;
 use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClient;
 use malha_api::malha::payments::v1::{
-    ConfirmPaymentRequest, GetPaymentRequest, HandleNotificationRequest,
+    ConfirmPaymentRequest, CreatePaymentRequest, GetPaymentRequest, HandleNotificationRequest,
     HandleNotificationResponse, ListTransactionsRequest, Notification, NotificationData,
     NotificationOutcome, PaymentRefunded, PaymentStatus, RefundPaymentRequest, Transaction,
     TransactionKind, VerifyLedgerRequest,
@@ -337,9 +337,14 @@ async fn spawn(tune: impl FnOnce(&mut ServeConfig)) -> TestApp {
 }
 
 /// Starts `targets` alone as another replica over `app`'s database and bus,
-/// on `port` (0: any), with identity (and payments) reached at `app`.
+/// on `port` (0: any), with identity (and payments) reached at `app`; orders
+/// calls payments with a service account of its own.
 async fn replica(app: &TestApp, targets: &str, port: u16) -> malha_kit::server::RunningServer {
     let mut config = config(&app.database_url, &app.nats.url());
+    let admin = app.admin_token().await;
+    let account = app.service_account(&admin, "orders replica").await;
+    config.auth.client_id = Some(account.client_id);
+    config.auth.client_secret = Some(account.client_secret);
     config.grpc_addr = format!("127.0.0.1:{port}").parse().unwrap();
     config.auth.identity_url = Some(app.url.clone());
     config.orders.payments_url = Some(app.url.clone());

@@ -117,6 +117,89 @@ async fn forged_replayed_stale_or_unknown_notifications_change_nothing() {
 }
 
 #[tokio::test]
+async fn only_orders_creates_payments_naming_the_customer_who_pays() {
+    let app = spawn(|_| {}).await;
+    let admin = app.admin_token().await;
+    let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let customer = bar.customer().await;
+    let (order, payment) = bar.order(&customer).await;
+
+    // A customer cannot create a payment, not even for their own order.
+    let refused = bar
+        .payments
+        .create_payment(authed(
+            CreatePaymentRequest {
+                order_id: order.id.clone(),
+                amount_centavos: 1,
+                description: "a bargain".into(),
+                request_id: String::new(),
+                payer_id: String::new(),
+            },
+            &customer,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // Orders created it as itself, naming the customer as the payer: the
+    // customer reads it, another customer does not see it.
+    let me = bar
+        .identity
+        .get_me(authed(GetMeRequest {}, &customer))
+        .await
+        .unwrap()
+        .into_inner()
+        .claims
+        .unwrap();
+    let read = bar
+        .payments
+        .get_payment(authed(
+            GetPaymentRequest {
+                payment_id: payment.payment_id.clone(),
+            },
+            &customer,
+        ))
+        .await
+        .expect("the customer reads their payment")
+        .into_inner()
+        .payment
+        .unwrap();
+    assert_eq!(read.payer_id, me.subject);
+    let stranger = bar.customer().await;
+    let hidden = bar
+        .payments
+        .get_payment(authed(
+            GetPaymentRequest {
+                payment_id: payment.payment_id.clone(),
+            },
+            &stranger,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+    let created = bar.transactions(&payment.payment_id).await.remove(0);
+    assert_eq!(created.actor, "service:orders", "{created:?}");
+}
+
+#[tokio::test]
+async fn orders_alone_without_a_service_account_refuses_to_start_and_says_how() {
+    let db = malha_testkit::fresh_database().await.unwrap();
+    let nats = malha_testkit::NatsServer::start_ephemeral().await.unwrap();
+    let mut config = config(&db.url, &nats.url());
+    config.auth.identity_url = Some("http://127.0.0.1:9".into());
+    config.orders.payments_url = Some("http://127.0.0.1:9".into());
+    let error = app::start(&config, &targets::resolve("orders").unwrap())
+        .await
+        .err()
+        .expect("orders without identity or a service account does not start");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("MALHA_CLIENT_ID") && message.contains("MALHA_CLIENT_SECRET"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn a_rejected_payment_sends_the_order_back_for_a_new_one() {
     let app = spawn(|_| {}).await;
     let admin = app.admin_token().await;

@@ -55,6 +55,24 @@ pub(super) async fn create(
     })
 }
 
+pub(super) async fn disable(
+    identity: &Identity,
+    request: DisableServiceAccountRequest,
+) -> ServiceResult<DisableServiceAccountResponse> {
+    let mut v = Violations::new();
+    v.check(!request.client_id.is_empty(), "client_id", "required");
+    v.finish()?;
+    let row = store::accounts::disable(&identity.pool, &request.client_id)
+        .await?
+        .ok_or(ServiceError::NotFound {
+            resource: "service account",
+        })?;
+    tracing::info!(client_id = %row.client_id, "service account disabled");
+    Ok(DisableServiceAccountResponse {
+        service_account: Some(convert::account(row)),
+    })
+}
+
 pub(super) async fn issue_token(
     identity: &Identity,
     request: IssueServiceTokenRequest,
@@ -72,7 +90,9 @@ pub(super) async fn issue_token(
         .await?
         .ok_or_else(refused)?;
     let presented = hash_refresh(&request.client_secret);
-    if !constant_time_eq(&presented, &account.secret_hash) {
+    // A disabled account is refused like a wrong secret (after the same
+    // comparison): the answer tells nothing about the account.
+    if !constant_time_eq(&presented, &account.secret_hash) || account.disabled_at.is_some() {
         return Err(refused());
     }
     let id = account.id.to_string();

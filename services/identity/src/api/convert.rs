@@ -56,5 +56,7 @@ pub(super) fn account(row: AccountRow) -> ServiceAccount {
         name: row.name,
         roles: row.roles,
         create_time: timestamp(row.created_at),
+        client_id: row.client_id,
+        disable_time: row.disabled_at.and_then(timestamp),
     }
 }

@@ -76,6 +76,12 @@ impl IdentityService for Identity {
     ) -> Reply<CreateServiceAccountResponse> {
         reply(accounts::create(self, r.into_inner()).await)
     }
+    async fn disable_service_account(
+        &self,
+        r: Request<DisableServiceAccountRequest>,
+    ) -> Reply<DisableServiceAccountResponse> {
+        reply(accounts::disable(self, r.into_inner()).await)
+    }
     async fn issue_service_token(
         &self,
         r: Request<IssueServiceTokenRequest>,

@@ -16,7 +16,10 @@ pub struct AccountRow {
     pub secret_hash: Vec<u8>,
     pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
+
+const ACCOUNT: &str = "id, name, client_id, secret_hash, roles, created_at, disabled_at";
 
 /// Creates an account; `None` when `request_id` was used before.
 pub async fn insert(
@@ -27,12 +30,12 @@ pub async fn insert(
     roles: &[String],
     request_id: Option<Uuid>,
 ) -> ServiceResult<Option<AccountRow>> {
-    sqlx::query_as(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO service_accounts (id, name, client_id, secret_hash, roles, request_id)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (request_id) DO NOTHING
-         RETURNING id, name, client_id, secret_hash, roles, created_at",
-    )
+         RETURNING {ACCOUNT}"
+    )))
     .bind(Uuid::now_v7())
     .bind(name)
     .bind(client_id)
@@ -51,10 +54,21 @@ pub async fn insert(
 
 /// The account with this client id.
 pub async fn by_client_id(pool: &Pool, client_id: &str) -> ServiceResult<Option<AccountRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, client_id, secret_hash, roles, created_at
-           FROM service_accounts WHERE client_id = $1",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT} FROM service_accounts WHERE client_id = $1"
+    )))
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Disables the account (keeping the first time it was disabled); `None`
+/// when there is no such account.
+pub async fn disable(pool: &Pool, client_id: &str) -> ServiceResult<Option<AccountRow>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE service_accounts SET disabled_at = coalesce(disabled_at, now())
+          WHERE client_id = $1 RETURNING {ACCOUNT}"
+    )))
     .bind(client_id)
     .fetch_optional(pool)
     .await?)

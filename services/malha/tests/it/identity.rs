@@ -565,12 +565,57 @@ async fn service_accounts_get_tokens_with_client_credentials() {
 
     let wrong = identity
         .issue_service_token(IssueServiceTokenRequest {
-            client_id: account.client_id,
+            client_id: account.client_id.clone(),
             client_secret: "guess".into(),
         })
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), Code::Unauthenticated);
+
+    // Only an administrator disables it; then the right secret gets nothing.
+    let disable = |client_id: &str| DisableServiceAccountRequest {
+        client_id: client_id.into(),
+    };
+    let refused = identity
+        .disable_service_account(authed(disable(&account.client_id), &tokens.access_token))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let disabled = identity
+        .disable_service_account(authed(disable(&account.client_id), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_account
+        .unwrap();
+    assert_eq!(disabled.client_id, account.client_id);
+    let when = disabled.disable_time.expect("disable time");
+    let again = identity
+        .disable_service_account(authed(disable(&account.client_id), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .service_account
+        .unwrap();
+    assert_eq!(
+        again.disable_time,
+        Some(when),
+        "idempotent: the first time stays"
+    );
+    let after = identity
+        .issue_service_token(IssueServiceTokenRequest {
+            client_id: account.client_id,
+            client_secret: account.client_secret,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(after.code(), Code::Unauthenticated);
+    assert_eq!(after.message(), wrong.message(), "no hint that it exists");
+    let unknown = identity
+        .disable_service_account(authed(disable("sa-nobody"), &admin))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
 }
 
 #[tokio::test]

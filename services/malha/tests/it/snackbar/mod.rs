@@ -342,7 +342,8 @@ async fn spawn(tune: impl FnOnce(&mut ServeConfig)) -> TestApp {
 async fn replica(app: &TestApp, targets: &str, port: u16) -> malha_kit::server::RunningServer {
     let mut config = config(&app.database_url, &app.nats.url());
     let admin = app.admin_token().await;
-    let account = app.service_account(&admin, "orders replica").await;
+    let name = format!("orders replica {}", uuid::Uuid::now_v7());
+    let account = app.service_account(&admin, &name).await;
     config.auth.client_id = Some(account.client_id);
     config.auth.client_secret = Some(account.client_secret);
     config.grpc_addr = format!("127.0.0.1:{port}").parse().unwrap();

@@ -188,6 +188,23 @@ def test_missing_database_fails():
     assert r.returncode != 0 and "no database" in r.stderr
 
 
+def test_missing_key_encryption_key_fails_outside_development():
+    r = render("-f", str(CHART / "ci" / "none-values.yaml"),
+               "--set", "keyEncryption.existingSecret=", check=False)
+    assert r.returncode != 0 and "no key-encryption key" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("mesh", MESHES)
+def test_identity_alone_gets_the_key_encryption_key(rendered, targets, mesh):
+    for t in targets:
+        e = env(container(rendered[mesh].get("Deployment", name(t))))
+        if t == "identity":
+            assert e["MALHA_KEY_ENCRYPTION_KEY"] == {
+                "secretKeyRef": {"name": "malha-keys", "key": "MALHA_KEY_ENCRYPTION_KEY"}}
+        else:
+            assert "MALHA_KEY_ENCRYPTION_KEY" not in e, t
+
+
 def _leaves(d, prefix=""):
     for k, v in d.items():
         path = f"{prefix}{k}"

@@ -15,6 +15,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::store;
+use crate::wrap::{self, KeyWrap};
 use malha_api::identity::Jwk;
 use malha_kit::ServiceResult;
 
@@ -27,7 +28,8 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
 pub struct NewKey {
     /// Key id: the first 16 hex digits of SHA-256(public key).
     pub kid: String,
-    /// PKCS#8 DER of the private key.
+    /// The private key as stored: PKCS#8 DER, sealed when a key-encryption
+    /// key is configured.
     pub private_pkcs8: Vec<u8>,
     /// Base64url of the public key (the JWK `x`).
     pub public_x: String,
@@ -66,6 +68,7 @@ pub struct Loaded {
 /// The in-memory ring, reloaded from the database.
 pub struct KeyRing {
     pool: Pool,
+    wrap: Option<Arc<KeyWrap>>,
     state: RwLock<Option<(Arc<Loaded>, Instant)>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
@@ -74,10 +77,17 @@ pub struct KeyRing {
 const RELOAD_EVERY: Duration = Duration::from_secs(15);
 
 impl KeyRing {
-    /// A ring over identity's pool; loads on first use.
-    pub fn new(pool: Pool) -> Self {
+    /// A ring over identity's pool, private keys sealed with `wrap` when
+    /// given; loads on first use.
+    pub fn new(pool: Pool, wrap: Option<Arc<KeyWrap>>) -> Self {
+        if wrap.is_none() {
+            tracing::warn!(
+                "signing keys are stored unencrypted: set MALHA_KEY_ENCRYPTION_KEY (docs/operations.md)"
+            );
+        }
         Self {
             pool,
+            wrap,
             state: RwLock::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         }
@@ -96,12 +106,20 @@ impl KeyRing {
     /// Reads the keys from the database now.
     pub async fn reload(&self) -> ServiceResult<Arc<Loaded>> {
         let _guard = self.reload_lock.lock().await;
-        let rows = store::keys::load_or_create(&self.pool, generate).await?;
+        let rows = store::keys::load_or_create(&self.pool, &|| self.stored(generate())).await?;
         let mut active = None;
         let mut published = Vec::with_capacity(rows.len());
         for row in rows {
+            if let Some(wrap) = &self.wrap
+                && !wrap::is_sealed(&row.private_pkcs8)
+            {
+                let sealed = wrap.seal(&row.kid, &row.private_pkcs8);
+                store::keys::seal(&self.pool, &row.kid, &row.private_pkcs8, &sealed).await?;
+                tracing::info!(kid = %row.kid, "sealed a signing key stored in the clear");
+            }
             if row.active {
-                active = Some((row.kid.clone(), row.private_pkcs8));
+                let private = wrap::open(self.wrap.as_deref(), &row.kid, &row.private_pkcs8)?;
+                active = Some((row.kid.clone(), private));
             }
             published.push(Jwk {
                 kty: "OKP".into(),
@@ -125,8 +143,19 @@ impl KeyRing {
 
     /// Retires the active key (published for `publish_for` more) and starts a new one.
     pub async fn rotate(&self, publish_for: Duration) -> ServiceResult<Arc<Loaded>> {
-        store::keys::rotate(&self.pool, generate(), publish_for).await?;
+        store::keys::rotate(&self.pool, self.stored(generate()), publish_for).await?;
         self.reload().await
+    }
+
+    /// `key` in the form it is stored in.
+    fn stored(&self, key: NewKey) -> NewKey {
+        match &self.wrap {
+            Some(wrap) => NewKey {
+                private_pkcs8: wrap.seal(&key.kid, &key.private_pkcs8),
+                ..key
+            },
+            None => key,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod passwords;
 pub mod store;
 pub mod tokens;
+pub mod wrap;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -57,6 +58,8 @@ pub struct IdentityConfig {
     pub audience: String,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// Seals the private signing keys at rest (`MALHA_KEY_ENCRYPTION_KEY`).
+    pub key_wrap: Option<Arc<wrap::KeyWrap>>,
 }
 
 /// The identity service, ready to host.
@@ -73,7 +76,7 @@ pub struct Identity {
 impl Identity {
     /// Identity over `pool`; `migrated` flips once its migrations are applied.
     pub fn new(pool: Pool, config: IdentityConfig, migrated: Arc<AtomicBool>) -> Self {
-        let keys = Arc::new(keys::KeyRing::new(pool.clone()));
+        let keys = Arc::new(keys::KeyRing::new(pool.clone(), config.key_wrap));
         let verifier = malha_kit::auth::Verifier::new(
             malha_kit::auth::KeySource::Custom(Arc::new(keys::Published(Arc::clone(&keys)))),
             &config.issuer,

@@ -113,6 +113,11 @@ pub struct AuthConfig {
     #[arg(long, env = "MALHA_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
 
+    /// 32 random bytes in base64 that seal identity's private signing keys
+    /// at rest (AES-256-GCM). Without it they are stored in the clear.
+    #[arg(long, env = "MALHA_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    pub key_encryption_key: Option<Secret>,
+
     /// This process's service account (client credentials grant), for the
     /// calls a service makes on its own behalf (orders → payments). Not
     /// needed when identity is served by the same process.
@@ -253,6 +258,7 @@ impl AuthConfig {
             audience: "malha".into(),
             access_token_ttl_seconds: 3600,
             jwks_file: None,
+            key_encryption_key: None,
             client_id: None,
             client_secret: None,
         }

@@ -120,6 +120,7 @@ pub fn build(
                         config.auth.access_token_ttl_seconds,
                     ),
                     refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
+                    key_wrap: key_wrap(config.auth.key_encryption_key.as_ref())?,
                 },
                 migrated,
             ));
@@ -144,6 +145,15 @@ pub fn build(
         )?),
         other => unreachable!("target {other} is listed in TARGETS but not built"),
     })
+}
+
+/// The key-encryption key of identity's signing keys, when configured.
+pub fn key_wrap(
+    secret: Option<&malha_kit::config::Secret>,
+) -> anyhow::Result<Option<Arc<malha_identity::wrap::KeyWrap>>> {
+    secret
+        .map(|secret| malha_identity::wrap::KeyWrap::from_base64(secret).map(Arc::new))
+        .transpose()
 }
 
 /// The token `target` uses for calls on its own behalf: its service

@@ -44,7 +44,10 @@ async fn load(pool: &Pool) -> ServiceResult<Vec<KeyRow>> {
 }
 
 /// The published keys; creates the first signing key when there is none.
-pub async fn load_or_create(pool: &Pool, generate: fn() -> NewKey) -> ServiceResult<Vec<KeyRow>> {
+pub async fn load_or_create(
+    pool: &Pool,
+    generate: &(dyn Fn() -> NewKey + Sync),
+) -> ServiceResult<Vec<KeyRow>> {
     let rows = load(pool).await?;
     if rows.iter().any(|r| r.active) {
         return Ok(rows);
@@ -72,6 +75,18 @@ async fn insert(tx: &mut sqlx::PgConnection, key: &NewKey) -> ServiceResult<()> 
         .bind(&key.private_pkcs8)
         .bind(&key.public_x)
         .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Replaces key `kid`'s clear private key by its sealed form (unless another
+/// replica did it first).
+pub async fn seal(pool: &Pool, kid: &str, clear: &[u8], sealed: &[u8]) -> ServiceResult<()> {
+    sqlx::query("UPDATE signing_keys SET private_pkcs8 = $3 WHERE kid = $1 AND private_pkcs8 = $2")
+        .bind(kid)
+        .bind(clear)
+        .bind(sealed)
+        .execute(pool)
         .await?;
     Ok(())
 }

@@ -24,6 +24,14 @@ pub struct KeysArgs {
         global = true
     )]
     pub access_token_ttl_seconds: u64,
+    /// The key-encryption key identity's private keys are sealed with.
+    #[arg(
+        long,
+        env = "MALHA_KEY_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub key_encryption_key: Option<Secret>,
 }
 
 /// Key operations.
@@ -44,7 +52,7 @@ pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let identity = targets::resolve("identity")?[0];
     let pool = targets::pool(url.expose(), identity, 2)?;
     malha_kit::db::migrate(&pool, identity.schema).await?;
-    let ring = KeyRing::new(pool);
+    let ring = KeyRing::new(pool, targets::key_wrap(args.key_encryption_key.as_ref())?);
     let loaded = match args.command {
         KeysCommand::Generate | KeysCommand::List => ring.reload().await,
         KeysCommand::Rotate => {

@@ -4,7 +4,7 @@
 //! migrates, serves every target, loads demo data, prints where everything
 //! is, and stops it all on Ctrl-C.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -51,6 +51,9 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let root = std::fs::canonicalize(&args.data_dir)?;
+    if args.config.auth.key_encryption_key.is_none() {
+        args.config.auth.key_encryption_key = Some(local_key_encryption_key(&root)?);
+    }
     let mut nats = None;
     if args.config.nats_url.is_none() {
         malha_testkit::find_nats_server()?;
@@ -108,6 +111,28 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     }
     eprintln!("malha stopped");
     result
+}
+
+/// The key-encryption key of a laptop's signing keys: made once, kept with
+/// the data it protects (`<data dir>/key-encryption-key`, mode 0600). A
+/// cluster mounts its own from a Secret instead.
+fn local_key_encryption_key(root: &Path) -> anyhow::Result<Secret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let path = root.join("key-encryption-key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(Secret::new(text.trim()));
+    }
+    let encoded = malha_identity::wrap::KeyWrap::generate_base64();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(encoded.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Secret::new(encoded))
 }
 
 /// Polls `grpc.health.v1` until the overall status is SERVING.

@@ -22,6 +22,9 @@ pub(crate) struct TestApp {
     pub(crate) database_url: String,
 }
 
+/// The key-encryption key the tests' identity seals its signing keys with.
+pub(crate) const TEST_KEK: &str = "bWFsaGEtdGVzdC1rZXktZW5jcnlwdGlvbi1rZXkhISE=";
+
 pub(crate) fn config(database_url: &str, nats_url: &str) -> ServeConfig {
     ServeConfig {
         nats_url: Some(nats_url.to_owned()),
@@ -30,7 +33,10 @@ pub(crate) fn config(database_url: &str, nats_url: &str) -> ServeConfig {
         database_url: Some(Secret::new(database_url)),
         db_max_connections: 5,
         migrate_on_start: true,
-        auth: AuthConfig::with_identity(None),
+        auth: AuthConfig {
+            key_encryption_key: Some(Secret::new(TEST_KEK)),
+            ..AuthConfig::with_identity(None)
+        },
         orders: Default::default(),
         payments: Default::default(),
         shutdown_delay_seconds: 0,

@@ -2,7 +2,7 @@
 
 use tonic::Code;
 
-use crate::helpers::{ADMIN, TestApp, authed, violated_fields};
+use crate::helpers::{ADMIN, TEST_KEK, TestApp, authed, violated_fields};
 use malha_api::identity::*;
 
 #[tokio::test]
@@ -626,9 +626,19 @@ async fn malha_keys_rotates_in_the_database() {
         std::process::Command::new(env!("CARGO_BIN_EXE_malha"))
             .args(["keys", command])
             .env("DATABASE_URL", &app.database_url)
+            .env("MALHA_KEY_ENCRYPTION_KEY", TEST_KEK)
             .output()
             .unwrap()
     };
+    let locked = std::process::Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["keys", "list"])
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("MALHA_KEY_ENCRYPTION_KEY")
+        .output()
+        .unwrap();
+    assert!(!locked.status.success(), "a sealed key needs the KEK");
+    let said = String::from_utf8_lossy(&locked.stderr);
+    assert!(said.contains("MALHA_KEY_ENCRYPTION_KEY"), "{said}");
     let listed = run("list");
     assert!(
         listed.status.success(),
@@ -658,4 +668,73 @@ async fn malha_keys_rotates_in_the_database() {
         after.lines().next(),
         "a new signing key"
     );
+}
+
+#[tokio::test]
+async fn signing_keys_are_sealed_at_rest_and_clear_ones_get_sealed() {
+    use malha_identity::keys::KeyRing;
+    use malha_identity::wrap::{self, KeyWrap};
+    use malha_kit::config::Secret;
+    use std::sync::Arc;
+
+    let app = TestApp::spawn().await;
+    app.admin_token().await;
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let stored = || async {
+        sqlx::query_as::<_, (String, Vec<u8>, bool)>(
+            "SELECT kid, private_pkcs8, retired_at IS NULL FROM identity.signing_keys ORDER BY created_at",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap()
+    };
+    let first = stored().await;
+    assert_eq!(first.len(), 1);
+    assert!(wrap::is_sealed(&first[0].1), "sealed from the start");
+    // PKCS#8 of an Ed25519 key starts with this DER; none of it is visible.
+    assert!(
+        !first[0]
+            .1
+            .windows(5)
+            .any(|w| w == [0x30, 0x2e, 0x02, 0x01, 0x00])
+    );
+
+    // A key written before the KEK was configured sits in the clear...
+    let identity = malha::targets::resolve("identity").unwrap()[0];
+    let pool = malha::targets::pool(&app.database_url, identity, 2).unwrap();
+    KeyRing::new(pool.clone(), None)
+        .rotate(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let rotated = stored().await;
+    assert!(
+        !wrap::is_sealed(&rotated[1].1) && rotated[1].2,
+        "{rotated:?}"
+    );
+    // ...until a ring with the KEK loads it.
+    let kek = Arc::new(KeyWrap::from_base64(&Secret::new(TEST_KEK)).unwrap());
+    KeyRing::new(pool.clone(), Some(Arc::clone(&kek)))
+        .reload()
+        .await
+        .unwrap();
+    let sealed = stored().await;
+    assert!(sealed.iter().all(|(_, key, _)| wrap::is_sealed(key)));
+    assert_eq!(
+        wrap::open(Some(&kek), &rotated[1].0, &sealed[1].1).unwrap(),
+        rotated[1].1,
+        "the same key, sealed"
+    );
+
+    // Another KEK cannot sign with them.
+    let other =
+        KeyWrap::from_base64(&Secret::new("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")).unwrap();
+    assert!(
+        KeyRing::new(pool, Some(Arc::new(other)))
+            .reload()
+            .await
+            .is_err(),
+        "the wrong KEK opens nothing"
+    );
+    let still = stored().await;
+    assert_eq!(still, sealed, "a failed load changes nothing");
 }

@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tonic::Code;
 
-use crate::helpers::{TestApp, authed};
+use crate::helpers::{TEST_KEK, TestApp, authed};
 use malha_api::identity::*;
+use malha_identity::wrap::{self, KeyWrap};
+use malha_kit::config::Secret;
 
 struct Forge {
     kid: String,
@@ -27,6 +29,9 @@ impl Forge {
         .fetch_one(&pool)
         .await
         .unwrap();
+        // The thief also has the key-encryption key.
+        let kek = KeyWrap::from_base64(&Secret::new(TEST_KEK)).unwrap();
+        let pkcs8 = wrap::open(Some(&kek), &kid, &pkcs8).unwrap();
         Self {
             kid,
             key: jsonwebtoken::EncodingKey::from_ed_der(&pkcs8),

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -63,6 +63,8 @@ struct Shared {
     /// One permit per connection that may be open.
     permits: Semaphore,
     closed: AtomicBool,
+    /// `acquire` calls that gave up waiting for a connection.
+    timeouts: AtomicU64,
     /// sqlx's own pool, for the rare and long-lived uses that need its type:
     /// migrations and `PgListener` (which holds one connection for as long as
     /// it listens and reconnects through the pool).
@@ -118,6 +120,7 @@ impl Pool {
             options,
             idle: Mutex::new(VecDeque::new()),
             closed: AtomicBool::new(false),
+            timeouts: AtomicU64::new(0),
             admin,
         }))
     }
@@ -131,7 +134,10 @@ impl Pool {
         let deadline = Instant::now() + shared.options.acquire_timeout;
         let permit = tokio::time::timeout_at(deadline.into(), shared.permits.acquire())
             .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| {
+                shared.timeouts.fetch_add(1, Ordering::Relaxed);
+                sqlx::Error::PoolTimedOut
+            })?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         // The permit travels with the connection and is given back in `Drop`.
         permit.forget();
@@ -192,6 +198,22 @@ impl Pool {
     /// Connections open and not in use.
     pub fn idle_count(&self) -> usize {
         self.0.idle.lock().len()
+    }
+
+    /// Connections handed out and not yet back.
+    pub fn in_use_count(&self) -> usize {
+        let shared = &self.0;
+        (shared.options.max_connections as usize).saturating_sub(shared.permits.available_permits())
+    }
+
+    /// The most connections this pool opens.
+    pub fn max_connections(&self) -> u32 {
+        self.0.options.max_connections
+    }
+
+    /// `acquire` calls that timed out waiting for a connection, so far.
+    pub fn timeouts(&self) -> u64 {
+        self.0.timeouts.load(Ordering::Relaxed)
     }
 
     /// The most recently used idle connection still young enough to reuse;

@@ -119,6 +119,13 @@ pub fn start(spec: ServerSpec) -> anyhow::Result<RunningServer> {
         spec.services.iter().map(|s| s.permissions()).collect();
     let policies = PolicyTable::build(&hosted)?;
     let metrics = Metrics::new()?;
+    for service in &spec.services {
+        for dependency in service.dependencies() {
+            if let Dependency::Postgres { pool, .. } = dependency {
+                metrics.watch_pool(service.name(), pool);
+            }
+        }
+    }
     let layer = KitLayer::new(&policies, spec.verifier.clone(), &metrics);
 
     let (health, health_service) = tonic_health::server::health_reporter();

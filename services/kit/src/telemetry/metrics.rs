@@ -2,10 +2,19 @@
 //! Grafana's stock gRPC dashboards query: `grpc_server_started_total`,
 //! `grpc_server_handled_total`, `grpc_server_handling_seconds`.
 //! Handles are resolved once per method, so the hot path does no label lookups.
+//! Each service's database pool is read when the metrics are scraped:
+//! `malha_db_pool_connections{service,state}`, `malha_db_pool_max_connections`,
+//! `malha_db_pool_acquire_timeouts_total`.
 
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
+
+use crate::db::Pool;
 
 /// The process's registry and metric families.
 #[derive(Clone)]
@@ -14,6 +23,16 @@ pub struct Metrics {
     started: IntCounterVec,
     handled: IntCounterVec,
     handling: HistogramVec,
+    pools: Arc<Mutex<Vec<WatchedPool>>>,
+    pool_connections: IntGaugeVec,
+    pool_max: IntGaugeVec,
+    pool_timeouts: IntCounterVec,
+}
+
+struct WatchedPool {
+    service: &'static str,
+    pool: Pool,
+    timeouts_seen: u64,
 }
 
 /// The series of one RPC, resolved up front.
@@ -74,15 +93,73 @@ impl Metrics {
             ]),
             &labels,
         )?;
+        let pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "malha_db_pool_connections",
+                "PostgreSQL connections of a service's pool, by state (idle, in_use).",
+            ),
+            &["service", "state"],
+        )?;
+        let pool_max = IntGaugeVec::new(
+            Opts::new(
+                "malha_db_pool_max_connections",
+                "The most connections a service's pool opens.",
+            ),
+            &["service"],
+        )?;
+        let pool_timeouts = IntCounterVec::new(
+            Opts::new(
+                "malha_db_pool_acquire_timeouts_total",
+                "Calls that gave up waiting for a free database connection.",
+            ),
+            &["service"],
+        )?;
         registry.register(Box::new(started.clone()))?;
         registry.register(Box::new(handled.clone()))?;
         registry.register(Box::new(handling.clone()))?;
+        registry.register(Box::new(pool_connections.clone()))?;
+        registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(pool_timeouts.clone()))?;
         Ok(Self {
             registry,
             started,
             handled,
             handling,
+            pools: Arc::default(),
+            pool_connections,
+            pool_max,
+            pool_timeouts,
         })
+    }
+
+    /// Reports `service`'s database pool with every scrape.
+    pub fn watch_pool(&self, service: &'static str, pool: Pool) {
+        self.pool_max
+            .with_label_values(&[service])
+            .set(i64::from(pool.max_connections()));
+        self.pools.lock().push(WatchedPool {
+            service,
+            pool,
+            timeouts_seen: 0,
+        });
+    }
+
+    fn refresh_pools(&self) {
+        for watched in self.pools.lock().iter_mut() {
+            let service = watched.service;
+            let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            self.pool_connections
+                .with_label_values(&[service, "idle"])
+                .set(count(watched.pool.idle_count()));
+            self.pool_connections
+                .with_label_values(&[service, "in_use"])
+                .set(count(watched.pool.in_use_count()));
+            let timeouts = watched.pool.timeouts();
+            self.pool_timeouts
+                .with_label_values(&[service])
+                .inc_by(timeouts.saturating_sub(watched.timeouts_seen));
+            watched.timeouts_seen = timeouts;
+        }
     }
 
     /// The series of one RPC.
@@ -103,6 +180,7 @@ impl Metrics {
 
     /// The text exposition format, for `/metrics`.
     pub fn render(&self) -> String {
+        self.refresh_pools();
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

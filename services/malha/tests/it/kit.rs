@@ -114,6 +114,23 @@ async fn metrics_count_calls_by_method_and_code() {
         "{body}"
     );
     assert!(body.contains("grpc_server_handling_seconds_bucket"));
+    // Each service's database pool, read at scrape time.
+    for line in [
+        r#"malha_db_pool_max_connections{service="identity"} 5"#,
+        r#"malha_db_pool_acquire_timeouts_total{service="orders"} 0"#,
+    ] {
+        assert!(body.contains(line), "{line}\n{body}");
+    }
+    let connections = |state: &str| {
+        let series = format!(r#"malha_db_pool_connections{{service="identity",state="{state}"}}"#);
+        body.lines()
+            .find(|l| l.starts_with(&series))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no {series}"))
+    };
+    // Readiness has probed the database, so the pool holds a connection.
+    let open = connections("idle") + connections("in_use");
+    assert!((1..=5).contains(&open), "{open} connections open");
     let (live, _) = http_get(app.server.admin_addr, "/healthz").await;
     assert_eq!(live, 200);
 }

@@ -11,7 +11,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::helpers::{TestApp, authed, violated_fields};
-use malha_api::identity::{CreateServiceAccountRequest, IssueServiceTokenRequest};
+use malha_api::identity::IssueServiceTokenRequest;
 use malha_api::malha::suppliers::v1::suppliers_service_client::SuppliersServiceClient;
 use malha_api::malha::suppliers::v1::*;
 

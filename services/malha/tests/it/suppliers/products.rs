@@ -199,23 +199,12 @@ async fn supplied_products_are_added_replaced_listed_and_removed() {
 
 /// A service account's token (role `service`).
 async fn service_token(app: &TestApp, admin: &str) -> String {
-    let mut identity = app.identity().await;
-    let account = identity
-        .create_service_account(authed(
-            CreateServiceAccountRequest {
-                name: "inventory".into(),
-                roles: vec!["service".into()],
-                request_id: String::new(),
-            },
-            admin,
-        ))
+    let account = app.service_account(admin, "inventory").await;
+    app.identity()
         .await
-        .unwrap()
-        .into_inner();
-    identity
         .issue_service_token(IssueServiceTokenRequest {
             client_id: account.client_id,
-            client_secret: account.client_secret,
+            client_secret: account.client_secret.expose().to_owned(),
         })
         .await
         .unwrap()

@@ -42,8 +42,13 @@ pub struct NewRefresh {
 }
 
 impl TokenIssuer {
-    /// A signed access token and its lifetime in seconds.
-    pub async fn access_token(&self, subject: &TokenSubject<'_>) -> ServiceResult<(String, i64)> {
+    /// A signed access token of `session` (the refresh-token family, `sid`)
+    /// and its lifetime in seconds.
+    pub async fn access_token(
+        &self,
+        subject: &TokenSubject<'_>,
+        session: Option<uuid::Uuid>,
+    ) -> ServiceResult<(String, i64)> {
         let keys = self.keys.current().await?;
         let now = Utc::now().timestamp();
         let ttl = i64::try_from(self.access_ttl.as_secs()).unwrap_or(3600);
@@ -59,6 +64,7 @@ impl TokenIssuer {
             username: subject.username.to_owned(),
             email: subject.email.to_owned(),
             roles: subject.roles.to_vec(),
+            sid: session.map(|s| s.to_string()).unwrap_or_default(),
         };
         let header = Header {
             alg: Algorithm::EdDSA,
@@ -121,7 +127,7 @@ impl malha_kit::clients::MintToken for LocalService {
                 email: "",
                 roles: &self.roles,
             };
-            let (token, ttl) = self.issuer.access_token(&subject).await?;
+            let (token, ttl) = self.issuer.access_token(&subject, None).await?;
             Ok((token, Duration::from_secs(u64::try_from(ttl).unwrap_or(0))))
         })
     }

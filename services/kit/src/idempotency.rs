@@ -254,6 +254,7 @@ mod tests {
             roles: Vec::new(),
             token_id: String::new(),
             expires_at: 0,
+            session_id: String::new(),
         }
     }
 

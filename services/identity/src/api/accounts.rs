@@ -11,6 +11,7 @@ use crate::store;
 use crate::tokens::{TokenSubject, hash_refresh};
 use malha_api::identity::*;
 use malha_kit::auth::SubjectKind;
+use malha_kit::idempotency::{Claim, Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -22,6 +23,7 @@ fn random(bytes: usize) -> String {
 
 pub(super) async fn create(
     identity: &Identity,
+    owner: &Owner,
     request: CreateServiceAccountRequest,
 ) -> ServiceResult<CreateServiceAccountResponse> {
     let mut v = Violations::new();
@@ -29,28 +31,37 @@ pub(super) async fn create(
     let roles = roles::parse_roles(&request.roles)
         .map_err(|problem| v.add("roles", problem))
         .unwrap_or_default();
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateServiceAccount",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
+    let mut tx = identity.pool.begin().await?;
+    // The account (never its secret) is stored; a replay is refused because
+    // the secret is shown only once and cannot be recovered from its hash.
+    if let Claim::Replay(_) = key.claim::<ServiceAccount>(&mut tx).await? {
+        return Err(ServiceError::AlreadyExists(
+            "this request_id already created a service account; its secret was shown then".into(),
+        ));
+    }
     let client_id = format!("sa-{}", random(9));
     let secret = random(32);
     let row = store::accounts::insert(
-        &identity.pool,
+        &mut *tx,
         request.name.trim(),
         &client_id,
         &hash_refresh(&secret),
         &roles,
-        request_id,
     )
-    .await?
-    .ok_or_else(|| {
-        // The secret is shown only once and cannot be recovered from its hash.
-        ServiceError::AlreadyExists(
-            "this request_id already created a service account; its secret was shown then".into(),
-        )
-    })?;
+    .await?;
+    let account = convert::account(row);
+    key.record(&mut tx, &account).await?;
+    tx.commit().await?;
     Ok(CreateServiceAccountResponse {
-        client_id: row.client_id.clone(),
-        service_account: Some(convert::account(row)),
+        client_id,
+        service_account: Some(account),
         client_secret: secret,
     })
 }

@@ -3,29 +3,41 @@
 use super::{convert, sessions};
 use crate::Identity;
 use crate::domain::{Cpf, credentials, roles};
-use crate::store::{self, customers::CustomerRow};
+use crate::store;
 use crate::tokens::TokenSubject;
 use malha_api::identity::*;
 use malha_kit::auth::SubjectKind;
+use malha_kit::idempotency::{Claim, Key, Owner};
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
 static CUSTOMER_ROLES: std::sync::LazyLock<Vec<String>> =
     std::sync::LazyLock::new(|| vec![roles::CUSTOMER.to_owned()]);
+static IDENTIFIED_ROLES: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec![roles::CUSTOMER_IDENTIFIED.to_owned()]);
 
-pub(super) fn subject<'a>(id: &'a str, row: &'a CustomerRow) -> TokenSubject<'a> {
+/// The token subject of customer `id`: a session of their own, or, when
+/// `identified_only` (opened with a CPF alone), the narrow scope without the
+/// e-mail in the token.
+pub(super) fn subject<'a>(id: &'a str, email: &'a str, identified_only: bool) -> TokenSubject<'a> {
     TokenSubject {
         id,
         kind: SubjectKind::Customer,
         username: "",
-        email: &row.email,
-        roles: &CUSTOMER_ROLES,
+        email: if identified_only { "" } else { email },
+        roles: if identified_only {
+            &IDENTIFIED_ROLES
+        } else {
+            &CUSTOMER_ROLES
+        },
     }
 }
 
-async fn tokens_for(identity: &Identity, row: &CustomerRow) -> ServiceResult<TokenPair> {
-    sessions::issue_pair(identity, &subject(&row.id.to_string(), row)).await
+/// A fresh token pair of the customer's own session. Tokens are never part
+/// of a stored idempotent response: a replay gets new ones.
+async fn own_session(identity: &Identity, customer: &Customer) -> ServiceResult<TokenPair> {
+    sessions::issue_pair(identity, &subject(&customer.id, &customer.email, false)).await
 }
 
 fn parse_cpf(v: &mut Violations, cpf: &str) -> Option<Cpf> {
@@ -40,6 +52,7 @@ fn parse_cpf(v: &mut Violations, cpf: &str) -> Option<Cpf> {
 
 pub(super) async fn register(
     identity: &Identity,
+    owner: &Owner,
     request: RegisterCustomerRequest,
 ) -> ServiceResult<RegisterCustomerResponse> {
     let mut v = Violations::new();
@@ -48,24 +61,39 @@ pub(super) async fn register(
     if let Some(problem) = credentials::email_problem(&request.email) {
         v.add("email", problem);
     }
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "RegisterCustomer",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     let cpf = cpf.ok_or_else(|| ServiceError::invalid("cpf", "required"))?;
-    let row = store::customers::register(
-        &identity.pool,
-        cpf.digits(),
-        request.name.trim(),
-        request.email.trim(),
-        request_id,
-    )
-    .await?;
-    let tokens = tokens_for(identity, &row).await?;
+    let mut tx = identity.pool.begin().await?;
+    let customer = match key.claim::<Customer>(&mut tx).await? {
+        Claim::Replay(customer) => customer,
+        Claim::Fresh => {
+            let row = store::customers::register(
+                &mut *tx,
+                cpf.digits(),
+                request.name.trim(),
+                request.email.trim(),
+            )
+            .await?;
+            let customer = convert::customer(row);
+            key.record(&mut tx, &customer).await?;
+            tx.commit().await?;
+            customer
+        }
+    };
     Ok(RegisterCustomerResponse {
-        customer: Some(convert::customer(row)),
-        tokens: Some(tokens),
+        tokens: Some(own_session(identity, &customer).await?),
+        customer: Some(customer),
     })
 }
 
+/// A CPF is no secret, so the session it opens is narrow and the answer
+/// names the customer without their personal data.
 pub(super) async fn identify(
     identity: &Identity,
     request: IdentifyCustomerRequest,
@@ -79,25 +107,45 @@ pub(super) async fn identify(
         .ok_or(ServiceError::NotFound {
             resource: "customer",
         })?;
-    let tokens = tokens_for(identity, &row).await?;
+    let id = row.id.to_string();
+    let tokens = sessions::issue_pair(identity, &subject(&id, "", true)).await?;
+    let full = convert::customer(row);
     Ok(IdentifyCustomerResponse {
-        customer: Some(convert::customer(row)),
+        customer: Some(Customer {
+            id: full.id,
+            kind: full.kind,
+            ..Customer::default()
+        }),
         tokens: Some(tokens),
     })
 }
 
 pub(super) async fn anonymous(
     identity: &Identity,
+    owner: &Owner,
     request: CreateAnonymousCustomerRequest,
 ) -> ServiceResult<CreateAnonymousCustomerResponse> {
     let mut v = Violations::new();
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateAnonymousCustomer",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
-    let row = store::customers::anonymous(&identity.pool, request_id).await?;
-    let tokens = tokens_for(identity, &row).await?;
+    let mut tx = identity.pool.begin().await?;
+    let customer = match key.claim::<Customer>(&mut tx).await? {
+        Claim::Replay(customer) => customer,
+        Claim::Fresh => {
+            let customer = convert::customer(store::customers::anonymous(&mut *tx).await?);
+            key.record(&mut tx, &customer).await?;
+            tx.commit().await?;
+            customer
+        }
+    };
     Ok(CreateAnonymousCustomerResponse {
-        customer: Some(convert::customer(row)),
-        tokens: Some(tokens),
+        tokens: Some(own_session(identity, &customer).await?),
+        customer: Some(customer),
     })
 }
 

@@ -16,6 +16,7 @@ use malha_api::identity::identity_service_server::IdentityService;
 use malha_api::identity::*;
 
 use malha_kit::error::{Reply, reply};
+use malha_kit::idempotency::Owner;
 
 #[tonic::async_trait]
 impl IdentityService for Identity {
@@ -50,13 +51,13 @@ impl IdentityService for Identity {
         reply(sessions::rotate_key(self).await)
     }
     async fn create_person(&self, r: Request<CreatePersonRequest>) -> Reply<CreatePersonResponse> {
-        reply(people::create_person(self, r.into_inner()).await)
+        reply(people::create_person(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn get_person(&self, r: Request<GetPersonRequest>) -> Reply<GetPersonResponse> {
         reply(people::get_person(self, r.into_inner()).await)
     }
     async fn create_user(&self, r: Request<CreateUserRequest>) -> Reply<CreateUserResponse> {
-        reply(people::create_user(self, r.into_inner()).await)
+        reply(people::create_user(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn get_user(&self, r: Request<GetUserRequest>) -> Reply<GetUserResponse> {
         reply(people::get_user(self, r.into_inner()).await)
@@ -74,7 +75,7 @@ impl IdentityService for Identity {
         &self,
         r: Request<CreateServiceAccountRequest>,
     ) -> Reply<CreateServiceAccountResponse> {
-        reply(accounts::create(self, r.into_inner()).await)
+        reply(accounts::create(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn disable_service_account(
         &self,
@@ -92,7 +93,7 @@ impl IdentityService for Identity {
         &self,
         r: Request<RegisterCustomerRequest>,
     ) -> Reply<RegisterCustomerResponse> {
-        reply(customers::register(self, r.into_inner()).await)
+        reply(customers::register(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn identify_customer(
         &self,
@@ -104,7 +105,7 @@ impl IdentityService for Identity {
         &self,
         r: Request<CreateAnonymousCustomerRequest>,
     ) -> Reply<CreateAnonymousCustomerResponse> {
-        reply(customers::anonymous(self, r.into_inner()).await)
+        reply(customers::anonymous(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn get_customer(&self, r: Request<GetCustomerRequest>) -> Reply<GetCustomerResponse> {
         reply(customers::get(self, r.into_inner()).await)

@@ -7,6 +7,7 @@ use crate::Identity;
 use crate::domain::{credentials, roles};
 use crate::store::{self, people::NewPerson, users::NewUser};
 use malha_api::identity::*;
+use malha_kit::idempotency::{Claim, Key, Owner};
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
@@ -65,11 +66,9 @@ pub(super) async fn bootstrap_admin(
             name: request.name.trim(),
             email: request.email.trim(),
             kind: "administrator",
-            request_id: None,
         },
     )
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("insert without request id returned nothing"))?;
+    .await?;
     let admin_roles = vec![roles::ADMIN.to_owned()];
     let user_id = store::users::insert(
         &mut tx,
@@ -78,11 +77,9 @@ pub(super) async fn bootstrap_admin(
             username: &request.username,
             password_hash: &hash,
             roles: &admin_roles,
-            request_id: None,
         },
     )
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("insert without request id returned nothing"))?;
+    .await?;
     sqlx::query("INSERT INTO bootstrap (admin_user_id) VALUES ($1)")
         .bind(user_id)
         .execute(&mut *tx)
@@ -105,6 +102,7 @@ pub(super) async fn bootstrap_admin(
 
 pub(super) async fn create_person(
     identity: &Identity,
+    owner: &Owner,
     request: CreatePersonRequest,
 ) -> ServiceResult<CreatePersonResponse> {
     let mut v = Violations::new();
@@ -115,21 +113,32 @@ pub(super) async fn create_person(
         "kind",
         "must be PERSON_KIND_EMPLOYEE or PERSON_KIND_ADMINISTRATOR",
     );
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreatePerson",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
-    let row = store::people::create(
-        &identity.pool,
+    let mut tx = identity.pool.begin().await?;
+    if let Claim::Replay(done) = key.claim(&mut tx).await? {
+        return Ok(done);
+    }
+    let row = store::people::insert(
+        &mut *tx,
         &NewPerson {
             name: request.name.trim(),
             email: request.email.trim(),
             kind: kind.unwrap_or("employee"),
-            request_id,
         },
     )
     .await?;
-    Ok(CreatePersonResponse {
+    let response = CreatePersonResponse {
         person: Some(convert::person(row)),
-    })
+    };
+    key.record(&mut tx, &response).await?;
+    tx.commit().await?;
+    Ok(response)
 }
 
 pub(super) async fn get_person(
@@ -147,6 +156,7 @@ pub(super) async fn get_person(
 
 pub(super) async fn create_user(
     identity: &Identity,
+    owner: &Owner,
     request: CreateUserRequest,
 ) -> ServiceResult<CreateUserResponse> {
     let mut v = Violations::new();
@@ -155,42 +165,46 @@ pub(super) async fn create_user(
     let roles = roles::parse_roles(&request.roles)
         .map_err(|problem| v.add("roles", problem))
         .unwrap_or_default();
-    let request_id = v.request_id(&request.request_id);
+    // The password stays out of the request hash: a fast SHA-256 of it would
+    // weaken the argon2 hash stored beside it.
+    let key = Key::new(
+        owner,
+        "CreateUser",
+        v.request_id(&request.request_id),
+        &CreateUserRequest {
+            password: String::new(),
+            ..request.clone()
+        },
+    );
     v.finish()?;
-
-    if let Some(request_id) = request_id
-        && let Ok(existing) = store::users::by_request_id(&identity.pool, request_id).await
-    {
-        let tokens = sessions::issue_pair(
-            identity,
-            &sessions::user_subject(&existing.id.to_string(), &existing),
-        )
-        .await?;
-        return Ok(CreateUserResponse {
-            user: Some(convert::user(existing)),
-            tokens: Some(tokens),
-        });
-    }
     // A person must exist before a user is created for them.
     store::people::get(&identity.pool, person_id).await?;
     let hash = identity.passwords.hash(request.password).await?;
     let mut tx = identity.pool.begin().await?;
-    let id = store::users::insert(
-        &mut tx,
-        &NewUser {
-            person_id,
-            username: &request.username,
-            password_hash: &hash,
-            roles: &roles,
-            request_id,
-        },
-    )
-    .await?;
-    let user = match id {
-        Some(id) => store::users::get(&mut *tx, id).await?,
-        None => store::users::by_request_id(&mut *tx, request_id.unwrap_or_default()).await?,
+    // The stored response is the user; a replay reads it again (its roles may
+    // have changed since) and gets fresh tokens.
+    let user = match key.claim::<User>(&mut tx).await? {
+        Claim::Replay(user) => {
+            let id = Uuid::parse_str(&user.id).map_err(anyhow::Error::from)?;
+            store::users::get(&identity.pool, id).await?
+        }
+        Claim::Fresh => {
+            let id = store::users::insert(
+                &mut tx,
+                &NewUser {
+                    person_id,
+                    username: &request.username,
+                    password_hash: &hash,
+                    roles: &roles,
+                },
+            )
+            .await?;
+            let user = store::users::get(&mut *tx, id).await?;
+            key.record(&mut tx, &convert::user(user.clone())).await?;
+            tx.commit().await?;
+            user
+        }
     };
-    tx.commit().await?;
     let tokens = sessions::issue_pair(
         identity,
         &sessions::user_subject(&user.id.to_string(), &user),

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::convert;
 use crate::Identity;
-use crate::domain::RefreshOutcome;
+use crate::domain::{RefreshOutcome, roles};
 use crate::store::{self, tokens::Rotation, tokens::Subject};
 use crate::tokens::{TokenSubject, hash_refresh};
 use malha_api::identity::*;
@@ -18,12 +18,14 @@ use malha_kit::{ServiceError, ServiceResult};
 const BAD_CREDENTIALS: &str = "invalid username or password";
 
 /// Issues an access token and, for users and customers, the first refresh
-/// token of a new family.
+/// token of a new family — the session, named in the token's `sid`.
 pub(super) async fn issue_pair(
     identity: &Identity,
     subject: &TokenSubject<'_>,
 ) -> ServiceResult<TokenPair> {
-    let (access_token, expires_in) = identity.tokens.access_token(subject).await?;
+    let family = Uuid::now_v7();
+    let session = (subject.kind != SubjectKind::Service).then_some(family);
+    let (access_token, expires_in) = identity.tokens.access_token(subject, session).await?;
     let kind = match subject.kind {
         SubjectKind::User => "user",
         SubjectKind::Customer => "customer",
@@ -41,10 +43,14 @@ pub(super) async fn issue_pair(
     let id = Uuid::parse_str(subject.id).map_err(anyhow::Error::from)?;
     store::tokens::insert(
         &identity.pool,
-        Uuid::now_v7(),
+        family,
         &Subject {
             kind: kind.into(),
             id,
+            identified_only: subject
+                .roles
+                .iter()
+                .any(|r| r == roles::CUSTOMER_IDENTIFIED),
         },
         &refresh.hash,
         refresh.expires_at,
@@ -127,8 +133,8 @@ pub(super) async fn refresh(
         next.expires_at,
     )
     .await?;
-    let subject = match rotation {
-        Rotation::Rotated { subject } => subject,
+    let (subject, family) = match rotation {
+        Rotation::Rotated { subject, family } => (subject, family),
         Rotation::Refused(RefreshOutcome::ReuseDetected) => {
             return Err(ServiceError::Unauthenticated(
                 "refresh token already used; the session has been revoked".into(),
@@ -145,13 +151,16 @@ pub(super) async fn refresh(
         let user = store::users::get(&identity.pool, subject.id).await?;
         identity
             .tokens
-            .access_token(&user_subject(&id, &user))
+            .access_token(&user_subject(&id, &user), Some(family))
             .await?
     } else {
         let customer = store::customers::get(&identity.pool, subject.id).await?;
         identity
             .tokens
-            .access_token(&super::customers::subject(&id, &customer))
+            .access_token(
+                &super::customers::subject(&id, &customer.email, subject.identified_only),
+                Some(family),
+            )
             .await?
     };
     Ok(RefreshTokenResponse {

@@ -4,8 +4,12 @@
 pub const ADMIN: &str = "admin";
 /// Staff: clinic, pharmacy, kitchen, production.
 pub const EMPLOYEE: &str = "employee";
-/// A customer (identified by CPF or anonymous).
+/// A customer's own session: registered (`RegisterCustomer`) or anonymous.
 pub const CUSTOMER: &str = "customer";
+/// A session opened by `IdentifyCustomer`: whoever knows a CPF (it is
+/// printed on receipts) gets it, so it may place orders and follow the ones
+/// placed in this session, nothing more (no personal data, no other orders).
+pub const CUSTOMER_IDENTIFIED: &str = "customer.identified";
 /// A service calling another with its own token.
 pub const SERVICE: &str = "service";
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use malha_kit::db::Pool;
-use sqlx::FromRow;
+use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::{ServiceError, ServiceResult};
@@ -21,19 +21,17 @@ pub struct AccountRow {
 
 const ACCOUNT: &str = "id, name, client_id, secret_hash, roles, created_at, disabled_at";
 
-/// Creates an account; `None` when `request_id` was used before.
+/// Creates an account.
 pub async fn insert(
-    pool: &Pool,
+    db: impl PgExecutor<'_>,
     name: &str,
     client_id: &str,
     secret_hash: &[u8],
     roles: &[String],
-    request_id: Option<Uuid>,
-) -> ServiceResult<Option<AccountRow>> {
+) -> ServiceResult<AccountRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO service_accounts (id, name, client_id, secret_hash, roles, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (request_id) DO NOTHING
+        "INSERT INTO service_accounts (id, name, client_id, secret_hash, roles)
+         VALUES ($1, $2, $3, $4, $5)
          RETURNING {ACCOUNT}"
     )))
     .bind(Uuid::now_v7())
@@ -41,8 +39,7 @@ pub async fn insert(
     .bind(client_id)
     .bind(secret_hash)
     .bind(roles)
-    .bind(request_id)
-    .fetch_optional(pool)
+    .fetch_one(db)
     .await
     .map_err(|e| match ServiceError::from(e) {
         ServiceError::AlreadyExists(_) => {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use malha_kit::db::Pool;
-use sqlx::FromRow;
+use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
 use malha_kit::page::PageRequest;
@@ -19,31 +19,24 @@ pub struct CustomerRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Registers an identified customer. A retry with the same `request_id`
-/// returns the first result; another registration of the same CPF is refused.
+/// Registers an identified customer; another registration of the same CPF
+/// is refused.
 pub async fn register(
-    pool: &Pool,
+    db: impl PgExecutor<'_>,
     cpf: &str,
     name: &str,
     email: &str,
-    request_id: Option<Uuid>,
 ) -> ServiceResult<CustomerRow> {
-    if let Some(request_id) = request_id
-        && let Some(row) = by_request_id(pool, request_id).await?
-    {
-        return Ok(row);
-    }
     sqlx::query_as(
-        "INSERT INTO customers (id, kind, cpf, name, email, request_id)
-         VALUES ($1, 'identified', $2, $3, $4, $5)
+        "INSERT INTO customers (id, kind, cpf, name, email)
+         VALUES ($1, 'identified', $2, $3, $4)
          RETURNING id, kind, cpf, name, email, created_at",
     )
     .bind(Uuid::now_v7())
     .bind(cpf)
     .bind(name)
     .bind(email)
-    .bind(request_id)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
     .map_err(|e| match ServiceError::from(e) {
         ServiceError::AlreadyExists(_) => {
@@ -53,29 +46,14 @@ pub async fn register(
     })
 }
 
-/// Creates an anonymous customer (idempotent by `request_id`).
-pub async fn anonymous(pool: &Pool, request_id: Option<Uuid>) -> ServiceResult<CustomerRow> {
-    if let Some(request_id) = request_id
-        && let Some(row) = by_request_id(pool, request_id).await?
-    {
-        return Ok(row);
-    }
+/// Creates an anonymous customer.
+pub async fn anonymous(db: impl PgExecutor<'_>) -> ServiceResult<CustomerRow> {
     Ok(sqlx::query_as(
-        "INSERT INTO customers (id, kind, request_id) VALUES ($1, 'anonymous', $2)
+        "INSERT INTO customers (id, kind) VALUES ($1, 'anonymous')
          RETURNING id, kind, cpf, name, email, created_at",
     )
     .bind(Uuid::now_v7())
-    .bind(request_id)
-    .fetch_one(pool)
-    .await?)
-}
-
-async fn by_request_id(pool: &Pool, request_id: Uuid) -> ServiceResult<Option<CustomerRow>> {
-    Ok(sqlx::query_as(
-        "SELECT id, kind, cpf, name, email, created_at FROM customers WHERE request_id = $1",
-    )
-    .bind(request_id)
-    .fetch_optional(pool)
+    .fetch_one(db)
     .await?)
 }
 

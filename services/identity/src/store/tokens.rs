@@ -15,6 +15,9 @@ pub struct Subject {
     pub kind: String,
     /// Its id.
     pub id: Uuid,
+    /// A session opened by `IdentifyCustomer` (a CPF, no secret): its
+    /// refreshed tokens keep the narrow `customer.identified` scope.
+    pub identified_only: bool,
 }
 
 /// Stores a new refresh token of `family`.
@@ -26,8 +29,9 @@ pub async fn insert(
     expires_at: DateTime<Utc>,
 ) -> ServiceResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, token_hash, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO refresh_tokens (id, family_id, subject_kind, subject_id, token_hash, expires_at,
+                                     identified_only)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(Uuid::now_v7())
     .bind(family)
@@ -35,6 +39,7 @@ pub async fn insert(
     .bind(subject.id)
     .bind(hash)
     .bind(expires_at)
+    .bind(subject.identified_only)
     .execute(db)
     .await?;
     Ok(())
@@ -47,6 +52,7 @@ struct TokenRow {
     family_id: Uuid,
     subject_kind: String,
     subject_id: Uuid,
+    identified_only: bool,
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
@@ -55,7 +61,7 @@ struct TokenRow {
 /// The result of presenting a refresh token.
 pub enum Rotation {
     /// Spent; the new token (already stored) continues `family` for `subject`.
-    Rotated { subject: Subject },
+    Rotated { subject: Subject, family: Uuid },
     /// Refused, with the reason; a reuse has already revoked the family.
     Refused(RefreshOutcome),
     /// No such token.
@@ -71,7 +77,7 @@ pub async fn rotate(
 ) -> ServiceResult<Rotation> {
     let mut tx = pool.begin().await?;
     let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT id, family_id, subject_kind, subject_id, expires_at, used_at, revoked_at
+        "SELECT id, family_id, subject_kind, subject_id, identified_only, expires_at, used_at, revoked_at
                FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(old)
@@ -82,6 +88,7 @@ pub async fn rotate(
         family_id: family,
         subject_kind: kind,
         subject_id,
+        identified_only,
         expires_at,
         used_at,
         revoked_at,
@@ -104,10 +111,11 @@ pub async fn rotate(
             let subject = Subject {
                 kind,
                 id: subject_id,
+                identified_only,
             };
             insert(&mut *tx, family, &subject, new, new_expires_at).await?;
             tx.commit().await?;
-            Ok(Rotation::Rotated { subject })
+            Ok(Rotation::Rotated { subject, family })
         }
         RefreshOutcome::ReuseDetected => {
             revoke_family(&mut *tx, family).await?;

@@ -36,22 +36,19 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub password_hash: &'a str,
     pub roles: &'a [String],
-    pub request_id: Option<Uuid>,
 }
 
-/// Inserts the user and its roles in `tx`; `None` when `request_id` was used before.
-pub async fn insert(tx: &mut PgConnection, new: &NewUser<'_>) -> ServiceResult<Option<Uuid>> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO users (id, person_id, username, password_hash, request_id)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (request_id) DO NOTHING RETURNING id",
+/// Inserts the user and its roles in `tx`.
+pub async fn insert(tx: &mut PgConnection, new: &NewUser<'_>) -> ServiceResult<Uuid> {
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (id, person_id, username, password_hash)
+         VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(new.person_id)
     .bind(new.username)
     .bind(new.password_hash)
-    .bind(new.request_id)
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
         unique_username(
@@ -59,9 +56,7 @@ pub async fn insert(tx: &mut PgConnection, new: &NewUser<'_>) -> ServiceResult<O
             "a user with this username or for this person already exists",
         )
     })?;
-    if let Some(id) = id {
-        set_roles(tx, id, new.roles).await?;
-    }
+    set_roles(tx, id, new.roles).await?;
     Ok(id)
 }
 
@@ -88,16 +83,6 @@ pub async fn set_roles(
         .execute(&mut *tx)
         .await?;
     Ok(())
-}
-
-/// The user created with `request_id`.
-pub async fn by_request_id(db: impl PgExecutor<'_>, request_id: Uuid) -> ServiceResult<UserRow> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} FROM users u JOIN people p ON p.id = u.person_id WHERE u.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_one(db)
-    .await?)
 }
 
 /// The user with `id`.

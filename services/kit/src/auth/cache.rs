@@ -112,6 +112,7 @@ mod tests {
             roles: vec![],
             token_id: "j".into(),
             expires_at,
+            session_id: String::new(),
         })
     }
 

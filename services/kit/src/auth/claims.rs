@@ -56,4 +56,8 @@ pub struct AccessClaims {
     /// Roles granted by identity; each service maps them to its permissions.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The session (refresh-token family) the token was issued in; empty for
+    /// service tokens. Lets a service scope what a session-bound token sees.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
 }

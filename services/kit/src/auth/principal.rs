@@ -23,6 +23,8 @@ pub struct Principal {
     pub token_id: String,
     /// The token's expiry, seconds since the epoch.
     pub expires_at: i64,
+    /// The token's `sid`: its session, empty when it has none.
+    pub session_id: String,
 }
 
 impl Principal {
@@ -42,6 +44,7 @@ impl From<AccessClaims> for Principal {
             roles: c.roles,
             token_id: c.jti,
             expires_at: c.exp,
+            session_id: c.sid,
         }
     }
 }

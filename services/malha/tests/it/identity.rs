@@ -1,5 +1,7 @@
 //! Every identity RPC through a real server and client.
 
+mod idempotency;
+
 use tonic::Code;
 
 use crate::helpers::{ADMIN, TEST_KEK, TestApp, authed, violated_fields};

@@ -145,6 +145,7 @@ mod payer_tests {
             roles: Vec::new(),
             token_id: String::new(),
             expires_at: 0,
+            session_id: String::new(),
         }
     }
 

@@ -1,0 +1,219 @@
+//! Idempotent creates of identity through real gRPC and PostgreSQL: keys
+//! scoped to their caller, checked against the request they first came with,
+//! replayed without secrets, one resource under concurrency, and expiry.
+
+use tonic::Code;
+
+use crate::helpers::{TestApp, authed, violated_fields};
+use malha_api::identity::*;
+
+fn register(cpf: &str, name: &str, request_id: &str) -> RegisterCustomerRequest {
+    RegisterCustomerRequest {
+        cpf: cpf.into(),
+        name: name.into(),
+        email: format!("{}@example.com", name.to_lowercase()),
+        request_id: request_id.into(),
+    }
+}
+
+/// The `sub` claim of an access token (its payload is not checked here: the
+/// server verified it when it was issued and will when it is used).
+fn subject_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+/// Defect 1 of issue 12: the same key for another CPF handed the second
+/// caller the first customer's record and tokens.
+#[tokio::test]
+async fn a_key_reused_for_another_cpf_is_refused_and_reveals_nothing() {
+    let app = TestApp::spawn().await;
+    let mut identity = app.identity().await;
+    let key = uuid::Uuid::now_v7().to_string();
+
+    let ana = identity
+        .register_customer(register("529.982.247-25", "Ana", &key))
+        .await
+        .expect("the first registration")
+        .into_inner();
+    let ana_id = ana.customer.unwrap().id;
+
+    let bruno = identity
+        .register_customer(register("111.444.777-35", "Bruno", &key))
+        .await
+        .expect_err("another body under the same key");
+
+    assert_eq!(violated_fields(&bruno), ["request_id"]);
+    assert!(!format!("{bruno:?}").contains(&ana_id), "{bruno:?}");
+    assert!(!format!("{bruno:?}").contains("52998224725"));
+    let bruno_exists = identity
+        .identify_customer(IdentifyCustomerRequest {
+            cpf: "111.444.777-35".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bruno_exists.code(), Code::NotFound, "nothing was created");
+}
+
+#[tokio::test]
+async fn a_retry_replays_the_customer_with_fresh_tokens() {
+    let app = TestApp::spawn().await;
+    let mut identity = app.identity().await;
+    let request = register("529.982.247-25", "Ana", &uuid::Uuid::now_v7().to_string());
+
+    let first = identity
+        .register_customer(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let retry = identity
+        .register_customer(request)
+        .await
+        .expect("a retry is no duplicate")
+        .into_inner();
+
+    let (first_customer, retry_customer) = (first.customer.unwrap(), retry.customer.unwrap());
+    assert_eq!(first_customer, retry_customer);
+    let (first_tokens, retry_tokens) = (first.tokens.unwrap(), retry.tokens.unwrap());
+    assert_ne!(
+        first_tokens.refresh_token, retry_tokens.refresh_token,
+        "tokens are issued afresh, never stored"
+    );
+    assert_eq!(subject_of(&retry_tokens.access_token), retry_customer.id);
+}
+
+#[tokio::test]
+async fn keys_belong_to_their_caller() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut identity = app.identity().await;
+    let request = CreateAnonymousCustomerRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+
+    let without_token = identity
+        .create_anonymous_customer(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    let with_token = identity
+        .create_anonymous_customer(authed(request, &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+
+    assert_ne!(
+        without_token.id, with_token.id,
+        "another caller, another key"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_identical_creates_make_one_resource_and_no_error() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let request = CreatePersonRequest {
+        name: "Clara".into(),
+        email: "clara@example.com".into(),
+        kind: PersonKind::Employee as i32,
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+
+    let calls = (0..8).map(|_| {
+        let (app, admin, request) = (&app, &admin, request.clone());
+        async move {
+            app.identity()
+                .await
+                .create_person(authed(request, admin))
+                .await
+                .map(|r| r.into_inner().person.unwrap().id)
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+
+    let ids: Vec<String> = answers
+        .into_iter()
+        .map(|answer| answer.expect("every concurrent retry succeeds"))
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let people: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM identity.people WHERE email = 'clara@example.com'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(people, 1);
+}
+
+#[tokio::test]
+async fn an_expired_key_can_be_used_again() {
+    let app = TestApp::spawn().await;
+    let mut identity = app.identity().await;
+    let key = uuid::Uuid::now_v7().to_string();
+    identity
+        .register_customer(register("529.982.247-25", "Ana", &key))
+        .await
+        .unwrap();
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    // Time travel: the key's 24 hours are over.
+    sqlx::query("UPDATE identity.idempotency SET expires_at = now() - interval '1 second'")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let bruno = identity
+        .register_customer(register("111.444.777-35", "Bruno", &key))
+        .await
+        .expect("an expired key counts as new")
+        .into_inner();
+
+    assert_eq!(bruno.customer.unwrap().cpf, "11144477735");
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM identity.idempotency")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(keys, 1, "the expired row was purged");
+}
+
+#[tokio::test]
+async fn a_service_account_secret_is_shown_once_and_never_stored() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut identity = app.identity().await;
+    let request = CreateServiceAccountRequest {
+        name: "kiosk".into(),
+        roles: vec!["service".into()],
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let created = identity
+        .create_service_account(authed(request.clone(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let replay = identity
+        .create_service_account(authed(request, &admin))
+        .await
+        .unwrap_err();
+
+    assert_eq!(replay.code(), Code::AlreadyExists);
+    assert!(!replay.message().contains(&created.client_secret));
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT response FROM identity.idempotency")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let secret = created.client_secret.as_bytes();
+    assert!(!stored.windows(secret.len()).any(|w| w == secret));
+    assert!(!stored.is_empty());
+}

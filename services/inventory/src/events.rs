@@ -64,7 +64,6 @@ pub async fn subtract_materials_once(
                     -material.quantity,
                     &reason,
                     &source,
-                    None,
                 )
                 .await?
                 {

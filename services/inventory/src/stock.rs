@@ -2,7 +2,6 @@
 //! consumption), so the never-negative and low-stock rules hold everywhere.
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::domain::{self, Applied, Kind};
 use crate::store::{self, MovementRow, ProductRow};
@@ -27,7 +26,6 @@ pub async fn change(
     delta: i64,
     reason: &str,
     source: &str,
-    request_id: Option<Uuid>,
 ) -> ServiceResult<Change> {
     let (after, crossed) =
         match domain::apply(product.quantity_on_hand, delta, product.minimum_level) {
@@ -46,7 +44,6 @@ pub async fn change(
             after,
             reason,
             source,
-            request_id,
         },
     )
     .await?;

@@ -69,16 +69,14 @@ pub struct ProductFields<'a> {
     pub supplier_id: Option<Uuid>,
 }
 
-/// Inserts a product; `None` when `request_id` was used before.
+/// Inserts a product.
 pub async fn insert_product(
-    pool: &Pool,
+    db: impl PgExecutor<'_>,
     fields: &ProductFields<'_>,
-    request_id: Option<Uuid>,
-) -> ServiceResult<Option<ProductRow>> {
+) -> ServiceResult<ProductRow> {
     sqlx::query_as(concat!(
-        "INSERT INTO products (id, sku, name, unit, minimum_level, supplier_id, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (request_id) DO NOTHING RETURNING ",
+        "INSERT INTO products (id, sku, name, unit, minimum_level, supplier_id)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
         product_columns!()
     ))
     .bind(Uuid::now_v7())
@@ -87,8 +85,7 @@ pub async fn insert_product(
     .bind(fields.unit)
     .bind(fields.minimum_level)
     .bind(fields.supplier_id)
-    .bind(request_id)
-    .fetch_optional(pool)
+    .fetch_one(db)
     .await
     .map_err(|e| match ServiceError::from(e) {
         ServiceError::AlreadyExists(_) => {
@@ -96,18 +93,6 @@ pub async fn insert_product(
         }
         other => other,
     })
-}
-
-/// The product created with `request_id`.
-pub async fn product_by_request(pool: &Pool, request_id: Uuid) -> ServiceResult<ProductRow> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        product_columns!(),
-        " FROM products WHERE request_id = $1"
-    ))
-    .bind(request_id)
-    .fetch_one(pool)
-    .await?)
 }
 
 /// The product with `id`; locked for update inside a transaction when asked.
@@ -187,7 +172,6 @@ pub struct NewMovement<'a> {
     pub after: i64,
     pub reason: &'a str,
     pub source: &'a str,
-    pub request_id: Option<Uuid>,
 }
 
 /// Appends a movement and sets the product's quantity, in `tx`.
@@ -202,15 +186,14 @@ pub async fn record_movement(
         after,
         reason,
         source,
-        request_id,
     } = *m;
     sqlx::query("UPDATE products SET quantity_on_hand = $2, updated_at = now() WHERE id = $1")
         .bind(product)
         .bind(after)
         .execute(&mut *tx)
         .await?;
-    Ok(sqlx::query_as(concat!("INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ", movement_columns!()))
+    Ok(sqlx::query_as(concat!("INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ", movement_columns!()))
     .bind(Uuid::now_v7())
     .bind(product)
     .bind(kind)
@@ -218,23 +201,7 @@ pub async fn record_movement(
     .bind(after)
     .bind(reason)
     .bind(source)
-    .bind(request_id)
     .fetch_one(tx)
-    .await?)
-}
-
-/// The movement recorded with `request_id`, if any.
-pub async fn movement_by_request(
-    db: impl PgExecutor<'_>,
-    request_id: Uuid,
-) -> ServiceResult<Option<MovementRow>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ",
-        movement_columns!(),
-        " FROM movements WHERE request_id = $1"
-    ))
-    .bind(request_id)
-    .fetch_optional(db)
     .await?)
 }
 

@@ -12,7 +12,8 @@
 //!    claim, the effect and the stored response commit together or not at
 //!    all, and two concurrent identical requests make one resource.
 //! 2. The handler does its work in the same transaction and calls
-//!    [`Key::record`] with the response to replay.
+//!    [`Key::record`] with the response to replay ([`Key::once`] does the
+//!    three steps for a create that answers the same either way).
 //! 3. A retry with the same body gets [`Claim::Replay`] with that response; the
 //!    same key with another body is `INVALID_ARGUMENT` on `request_id`.
 //!
@@ -32,6 +33,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::auth::{Caller, Principal};
+use crate::db::Pool;
 use crate::error::{ServiceError, ServiceResult};
 
 /// How long a `request_id` is remembered: a client retries within this
@@ -214,6 +216,25 @@ impl Key {
         .execute(&mut *tx)
         .await?;
         Ok(())
+    }
+
+    /// The common create: in one transaction of `pool`, the stored response
+    /// of an earlier identical request, or `create`'s, recorded and
+    /// committed with the key. An error from `create` rolls everything back
+    /// (the key too), so a retry tries again.
+    pub async fn once<R: prost::Message + Default>(
+        &self,
+        pool: &Pool,
+        create: impl AsyncFnOnce(&mut PgConnection) -> ServiceResult<R>,
+    ) -> ServiceResult<R> {
+        let mut tx = pool.begin().await?;
+        if let Claim::Replay(done) = self.claim(&mut tx).await? {
+            return Ok(done);
+        }
+        let response = create(&mut tx).await?;
+        self.record(&mut tx, &response).await?;
+        tx.commit().await?;
+        Ok(response)
     }
 
     /// Deletes this key if it has expired (so it can be claimed afresh) and

@@ -63,6 +63,12 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
             "customer",
             &["orders.place", "orders.read", "orders.cancel", "orders.pay"],
         ),
+        // A session opened with a CPF alone: place and follow (and pay) the
+        // orders of this session; see domain::visibility.
+        (
+            "customer.identified",
+            &["orders.place", "orders.read", "orders.pay"],
+        ),
     ],
 };
 

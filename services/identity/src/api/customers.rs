@@ -7,7 +7,7 @@ use crate::store;
 use crate::tokens::TokenSubject;
 use malha_api::identity::*;
 use malha_kit::auth::SubjectKind;
-use malha_kit::idempotency::{Claim, Key, Owner};
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
@@ -69,23 +69,13 @@ pub(super) async fn register(
     );
     v.finish()?;
     let cpf = cpf.ok_or_else(|| ServiceError::invalid("cpf", "required"))?;
-    let mut tx = identity.pool.begin().await?;
-    let customer = match key.claim::<Customer>(&mut tx).await? {
-        Claim::Replay(customer) => customer,
-        Claim::Fresh => {
-            let row = store::customers::register(
-                &mut *tx,
-                cpf.digits(),
-                request.name.trim(),
-                request.email.trim(),
-            )
-            .await?;
-            let customer = convert::customer(row);
-            key.record(&mut tx, &customer).await?;
-            tx.commit().await?;
-            customer
-        }
-    };
+    let (name, email) = (request.name.trim(), request.email.trim());
+    let customer = key
+        .once(&identity.pool, async |tx| {
+            let row = store::customers::register(tx, cpf.digits(), name, email).await?;
+            Ok(convert::customer(row))
+        })
+        .await?;
     Ok(RegisterCustomerResponse {
         tokens: Some(own_session(identity, &customer).await?),
         customer: Some(customer),
@@ -133,16 +123,11 @@ pub(super) async fn anonymous(
         &request,
     );
     v.finish()?;
-    let mut tx = identity.pool.begin().await?;
-    let customer = match key.claim::<Customer>(&mut tx).await? {
-        Claim::Replay(customer) => customer,
-        Claim::Fresh => {
-            let customer = convert::customer(store::customers::anonymous(&mut *tx).await?);
-            key.record(&mut tx, &customer).await?;
-            tx.commit().await?;
-            customer
-        }
-    };
+    let customer = key
+        .once(&identity.pool, async |tx| {
+            Ok(convert::customer(store::customers::anonymous(tx).await?))
+        })
+        .await?;
     Ok(CreateAnonymousCustomerResponse {
         tokens: Some(own_session(identity, &customer).await?),
         customer: Some(customer),

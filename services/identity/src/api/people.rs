@@ -7,7 +7,7 @@ use crate::Identity;
 use crate::domain::{credentials, roles};
 use crate::store::{self, people::NewPerson, users::NewUser};
 use malha_api::identity::*;
-use malha_kit::idempotency::{Claim, Key, Owner};
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
@@ -120,25 +120,17 @@ pub(super) async fn create_person(
         &request,
     );
     v.finish()?;
-    let mut tx = identity.pool.begin().await?;
-    if let Claim::Replay(done) = key.claim(&mut tx).await? {
-        return Ok(done);
-    }
-    let row = store::people::insert(
-        &mut *tx,
-        &NewPerson {
-            name: request.name.trim(),
-            email: request.email.trim(),
-            kind: kind.unwrap_or("employee"),
-        },
-    )
-    .await?;
-    let response = CreatePersonResponse {
-        person: Some(convert::person(row)),
+    let person = NewPerson {
+        name: request.name.trim(),
+        email: request.email.trim(),
+        kind: kind.unwrap_or("employee"),
     };
-    key.record(&mut tx, &response).await?;
-    tx.commit().await?;
-    Ok(response)
+    key.once(&identity.pool, async |tx| {
+        Ok(CreatePersonResponse {
+            person: Some(convert::person(store::people::insert(tx, &person).await?)),
+        })
+    })
+    .await
 }
 
 pub(super) async fn get_person(
@@ -180,31 +172,22 @@ pub(super) async fn create_user(
     // A person must exist before a user is created for them.
     store::people::get(&identity.pool, person_id).await?;
     let hash = identity.passwords.hash(request.password).await?;
-    let mut tx = identity.pool.begin().await?;
-    // The stored response is the user; a replay reads it again (its roles may
-    // have changed since) and gets fresh tokens.
-    let user = match key.claim::<User>(&mut tx).await? {
-        Claim::Replay(user) => {
-            let id = Uuid::parse_str(&user.id).map_err(anyhow::Error::from)?;
-            store::users::get(&identity.pool, id).await?
-        }
-        Claim::Fresh => {
-            let id = store::users::insert(
-                &mut tx,
-                &NewUser {
-                    person_id,
-                    username: &request.username,
-                    password_hash: &hash,
-                    roles: &roles,
-                },
-            )
-            .await?;
-            let user = store::users::get(&mut *tx, id).await?;
-            key.record(&mut tx, &convert::user(user.clone())).await?;
-            tx.commit().await?;
-            user
-        }
+    let new = NewUser {
+        person_id,
+        username: &request.username,
+        password_hash: &hash,
+        roles: &roles,
     };
+    let created = key
+        .once(&identity.pool, async |tx| {
+            let id = store::users::insert(tx, &new).await?;
+            Ok(convert::user(store::users::get(tx, id).await?))
+        })
+        .await?;
+    // The user is read again (on a replay its roles may have changed since)
+    // and gets fresh tokens: tokens are never stored.
+    let id = Uuid::parse_str(&created.id).map_err(anyhow::Error::from)?;
+    let user = store::users::get(&identity.pool, id).await?;
     let tokens = sessions::issue_pair(
         identity,
         &sessions::user_subject(&user.id.to_string(), &user),

@@ -12,6 +12,7 @@ use malha_api::malha::inventory::v1::*;
 use malha_kit::auth;
 
 use malha_kit::error::{Reply, reply};
+use malha_kit::idempotency::Owner;
 
 #[tonic::async_trait]
 impl InventoryService for Inventory {
@@ -19,7 +20,7 @@ impl InventoryService for Inventory {
         &self,
         r: Request<CreateProductRequest>,
     ) -> Reply<CreateProductResponse> {
-        reply(products::create(self, r.into_inner()).await)
+        reply(products::create(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn get_product(&self, r: Request<GetProductRequest>) -> Reply<GetProductResponse> {
         reply(products::get(self, r.into_inner()).await)
@@ -46,7 +47,7 @@ impl InventoryService for Inventory {
         let actor = auth::caller(&r)
             .map(|p| format!("user:{}", p.subject))
             .unwrap_or_default();
-        reply(movements::record(self, r.into_inner(), &actor).await)
+        reply(movements::record(self, &Owner::of(&r), r.into_inner(), &actor).await)
     }
     async fn list_movements(
         &self,

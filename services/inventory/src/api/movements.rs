@@ -5,12 +5,14 @@ use crate::Inventory;
 use crate::stock::{self, Change};
 use crate::store;
 use malha_api::malha::inventory::v1::*;
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
 pub(super) async fn record(
     inventory: &Inventory,
+    owner: &Owner,
     request: RecordMovementRequest,
     actor: &str,
 ) -> ServiceResult<RecordMovementResponse> {
@@ -29,51 +31,40 @@ pub(super) async fn record(
         "reason",
         "at most 500 characters",
     );
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "RecordMovement",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     let (Some(kind), Some(Ok(delta))) = (kind, delta) else {
         return Err(ServiceError::invalid("kind", "required"));
     };
 
-    let mut tx = inventory.pool.begin().await?;
-    if let Some(request_id) = request_id
-        && let Some(done) = store::movement_by_request(&mut *tx, request_id).await?
-    {
-        let product = store::product(&mut *tx, done.product_id, false).await?;
-        return Ok(RecordMovementResponse {
-            movement: Some(convert::movement(done)),
-            product: product.map(convert::product),
-        });
-    }
-    let product = store::product(&mut *tx, id, true)
-        .await?
-        .ok_or(ServiceError::NotFound {
-            resource: "product",
-        })?;
-    match stock::change(
-        &mut tx,
-        product,
-        kind,
-        delta,
-        request.reason.trim(),
-        actor,
-        request_id,
-    )
-    .await?
-    {
-        Change::Done(done) => {
-            let (movement, product) = *done;
-            tx.commit().await?;
-            Ok(RecordMovementResponse {
-                movement: Some(convert::movement(movement)),
-                product: Some(convert::product(product)),
-            })
+    // A refused movement is an error, so its key is not kept: a retry after
+    // a receipt tries again.
+    key.once(&inventory.pool, async |tx| {
+        let product = store::product(&mut *tx, id, true)
+            .await?
+            .ok_or(ServiceError::NotFound {
+                resource: "product",
+            })?;
+        match stock::change(tx, product, kind, delta, request.reason.trim(), actor).await? {
+            Change::Done(done) => {
+                let (movement, product) = *done;
+                Ok(RecordMovementResponse {
+                    movement: Some(convert::movement(movement)),
+                    product: Some(convert::product(product)),
+                })
+            }
+            Change::Insufficient { available } => Err(ServiceError::precondition(
+                "INSUFFICIENT_STOCK",
+                format!("only {available} on hand; stock never goes negative"),
+            )),
         }
-        Change::Insufficient { available } => Err(ServiceError::precondition(
-            "INSUFFICIENT_STOCK",
-            format!("only {available} on hand; stock never goes negative"),
-        )),
-    }
+    })
+    .await
 }
 
 pub(super) async fn list(

@@ -6,6 +6,7 @@ use crate::domain::MAX_QUANTITY;
 use crate::store::{self, ProductFields};
 use malha_api::malha::inventory::v1::*;
 use malha_kit::page::PageRequest;
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -41,6 +42,7 @@ fn check_fields(v: &mut Violations, p: &Product, paths: Option<&[String]>) -> Op
 
 pub(super) async fn create(
     inventory: &Inventory,
+    owner: &Owner,
     request: CreateProductRequest,
 ) -> ServiceResult<CreateProductResponse> {
     let Some(p) = request.product.as_ref() else {
@@ -54,7 +56,12 @@ pub(super) async fn create(
         "product.quantity_on_hand",
         "starts at 0; record a receipt",
     );
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateProduct",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     let fields = ProductFields {
         sku: p.sku.trim(),
@@ -63,13 +70,12 @@ pub(super) async fn create(
         minimum_level: p.minimum_level,
         supplier_id,
     };
-    let row = match store::insert_product(&inventory.pool, &fields, request_id).await? {
-        Some(row) => row,
-        None => store::product_by_request(&inventory.pool, request_id.unwrap_or_default()).await?,
-    };
-    Ok(CreateProductResponse {
-        product: Some(convert::product(row)),
+    key.once(&inventory.pool, async |tx| {
+        Ok(CreateProductResponse {
+            product: Some(convert::product(store::insert_product(tx, &fields).await?)),
+        })
     })
+    .await
 }
 
 pub(super) async fn get(

@@ -5,11 +5,13 @@ use crate::Orders;
 use crate::domain::menu::check_category_text;
 use crate::store::menu::{self, CategoryFields};
 use malha_api::malha::orders::v1::*;
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
 pub(super) async fn create(
     orders: &Orders,
+    owner: &Owner,
     request: CreateCategoryRequest,
 ) -> ServiceResult<CreateCategoryResponse> {
     let Some(c) = request.category.as_ref() else {
@@ -17,20 +19,24 @@ pub(super) async fn create(
     };
     let mut v = Violations::new();
     check_category_text(&mut v, "category", Some(&c.name), Some(&c.description));
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateCategory",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     let fields = CategoryFields {
         name: c.name.trim(),
         description: c.description.trim(),
         position: c.position,
     };
-    let row = match menu::insert_category(&orders.pool, &fields, request_id).await? {
-        Some(row) => row,
-        None => menu::category_by_request(&orders.pool, request_id.unwrap_or_default()).await?,
-    };
-    Ok(CreateCategoryResponse {
-        category: Some(convert::category(row)),
+    key.once(&orders.pool, async |tx| {
+        Ok(CreateCategoryResponse {
+            category: Some(convert::category(menu::insert_category(tx, &fields).await?)),
+        })
     })
+    .await
 }
 
 pub(super) async fn list(orders: &Orders) -> ServiceResult<ListCategoriesResponse> {

@@ -11,6 +11,7 @@ mod watch;
 use tonic::Request;
 
 use crate::Orders;
+use crate::domain::visibility::{Placed, Viewer};
 use crate::store::orders::OrderRow;
 use malha_api::malha::orders::v1::orders_service_server::OrdersService;
 use malha_api::malha::orders::v1::*;
@@ -18,6 +19,7 @@ use malha_kit::auth::{self, Principal};
 use malha_kit::{ServiceError, ServiceResult};
 
 use malha_kit::error::{Reply, reply};
+use malha_kit::idempotency::Owner;
 
 /// How the history names a caller: `customer:<id>`, `user:<id>`...
 fn actor(principal: &Principal) -> String {
@@ -29,9 +31,24 @@ fn is_staff(principal: &Principal) -> bool {
     crate::PERMISSIONS.allows(&principal.roles, "orders.manage")
 }
 
-/// Customers see only their own orders; another's is NOT_FOUND to them.
+/// The caller as the visibility rules see it.
+fn viewer(principal: &Principal) -> Viewer<'_> {
+    Viewer::of(
+        is_staff(principal),
+        &principal.subject,
+        &principal.roles,
+        &principal.session_id,
+    )
+}
+
+/// An order the caller may not see is NOT_FOUND to them (see
+/// [`crate::domain::visibility`]).
 fn ensure_visible(principal: &Principal, order: &OrderRow) -> ServiceResult<()> {
-    if is_staff(principal) || order.customer_id == principal.subject {
+    let placed = Placed {
+        customer: &order.customer_id,
+        session: order.session_id.as_deref(),
+    };
+    if viewer(principal).may_see(placed) {
         Ok(())
     } else {
         Err(ServiceError::NotFound { resource: "order" })
@@ -44,7 +61,7 @@ impl OrdersService for Orders {
         &self,
         r: Request<CreateCategoryRequest>,
     ) -> Reply<CreateCategoryResponse> {
-        reply(categories::create(self, r.into_inner()).await)
+        reply(categories::create(self, &Owner::of(&r), r.into_inner()).await)
     }
 
     async fn list_categories(
@@ -72,7 +89,7 @@ impl OrdersService for Orders {
         &self,
         r: Request<CreateProductRequest>,
     ) -> Reply<CreateProductResponse> {
-        reply(products::create(self, r.into_inner()).await)
+        reply(products::create(self, &Owner::of(&r), r.into_inner()).await)
     }
 
     async fn get_product(&self, r: Request<GetProductRequest>) -> Reply<GetProductResponse> {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::{actor, ensure_visible, read};
+use super::{actor, convert, ensure_visible, read};
 use crate::Orders;
 use crate::domain::cart::{
     self, LineInput, MAX_ORDER_NOTES, MAX_TOTAL_CENTAVOS, MenuProduct, Refused,
@@ -21,6 +21,7 @@ use crate::store::{
 use crate::transition::{apply, status_of};
 use malha_api::malha::orders::v1::*;
 use malha_kit::auth::Principal;
+use malha_kit::idempotency::{Claim, Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -46,14 +47,13 @@ pub(super) async fn create(
         "notes",
         "at most 500 characters",
     );
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        &Owner::principal(caller),
+        "CreateOrder",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
-
-    if let Some(request_id) = request_id
-        && let Some(order) = orders::by_request(&service.pool, &caller.subject, request_id).await?
-    {
-        return respond(service, order, caller).await;
-    }
 
     let ids: Vec<uuid::Uuid> = lines.iter().map(|l| l.product_id).collect();
     let menu: HashMap<_, _> = menu::products_by_ids(&service.pool, &ids)
@@ -82,25 +82,22 @@ pub(super) async fn create(
     })?;
 
     let mut tx = service.pool.begin().await?;
+    // The stored response names the order; a retry answers like a first call
+    // would now: the order as it is, with its (idempotent) payment.
+    if let Claim::Replay(placed) = key.claim::<Order>(&mut tx).await? {
+        tx.rollback().await?;
+        let id = uuid::Uuid::parse_str(&placed.id).map_err(anyhow::Error::from)?;
+        let order = orders::get(&service.pool, id, false).await?;
+        return respond(service, order, caller).await;
+    }
     let new = NewOrder {
         customer_id: &caller.subject,
         status: Status::Received.as_str(),
         notes: request.notes.trim(),
         total_centavos: priced.total_centavos,
-        request_id,
+        session_id: Some(caller.session_id.as_str()).filter(|s| !s.is_empty()),
     };
-    let Some(order) = orders::insert(&mut tx, &new).await? else {
-        // The same request_id raced in: the first one won.
-        tx.rollback().await?;
-        let order = orders::by_request(
-            &service.pool,
-            &caller.subject,
-            request_id.unwrap_or_default(),
-        )
-        .await?
-        .ok_or(ServiceError::NotFound { resource: "order" })?;
-        return respond(service, order, caller).await;
-    };
+    let order = orders::insert(&mut tx, &new).await?;
     orders::insert_items(&mut tx, order.id, &priced.lines).await?;
     orders::record_transition(
         &mut tx,
@@ -111,6 +108,8 @@ pub(super) async fn create(
         "order placed",
     )
     .await?;
+    key.record(&mut tx, &convert::order(order.clone(), &[], &[]))
+        .await?;
     tx.commit().await?;
     service.hub.changed(order.id);
     tracing::info!(order = %order.id, number = order.number, total = order.total_centavos, lines = priced.lines.len(), "order placed");

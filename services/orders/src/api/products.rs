@@ -8,6 +8,7 @@ use crate::domain::menu::{check_image_url, check_price};
 use crate::store::menu::{self, ProductFields};
 use malha_api::malha::orders::v1::*;
 use malha_kit::page::PageRequest;
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -33,6 +34,7 @@ async fn existing_category(orders: &Orders, id: Uuid) -> ServiceResult<()> {
 
 pub(super) async fn create(
     orders: &Orders,
+    owner: &Owner,
     request: CreateProductRequest,
 ) -> ServiceResult<CreateProductResponse> {
     let Some(p) = request.product.as_ref() else {
@@ -44,7 +46,12 @@ pub(super) async fn create(
     check_price(&mut v, "product.price_centavos", p.price_centavos);
     check_image_url(&mut v, "product.image_url", &p.image_url);
     let category_id = v.uuid(&p.category_id, "product.category_id");
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateProduct",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     existing_category(orders, category_id).await?;
     let fields = ProductFields {
@@ -55,13 +62,12 @@ pub(super) async fn create(
         image_url: &p.image_url,
         available: p.available,
     };
-    let row = match menu::insert_product(&orders.pool, &fields, request_id).await? {
-        Some(row) => row,
-        None => menu::product_by_request(&orders.pool, request_id.unwrap_or_default()).await?,
-    };
-    Ok(CreateProductResponse {
-        product: Some(convert::product(row)),
+    key.once(&orders.pool, async |tx| {
+        Ok(CreateProductResponse {
+            product: Some(convert::product(menu::insert_product(tx, &fields).await?)),
+        })
     })
+    .await
 }
 
 pub(super) async fn get(

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{convert, ensure_visible, is_staff};
+use super::{convert, ensure_visible, viewer};
 use crate::Orders;
 use crate::store::orders::{self, OrderRow};
 use malha_api::malha::orders::v1::*;
@@ -58,8 +58,8 @@ pub(super) async fn list(
         Err(_) => return Err(malha_kit::ServiceError::invalid("status", "unknown status")),
     };
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
-    let customer = (!is_staff(caller)).then_some(caller.subject.as_str());
-    let rows = orders::list(&service.pool, &page, customer, status.map(|s| s.as_str())).await?;
+    let filter = viewer(caller).filter();
+    let rows = orders::list(&service.pool, &page, filter, status.map(|s| s.as_str())).await?;
     let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());
     Ok(ListOrdersResponse {
         orders: with_details(service, rows).await?,

@@ -62,37 +62,22 @@ fn name_taken(error: sqlx::Error, what: &str) -> ServiceError {
     }
 }
 
-/// Inserts a category; `None` when `request_id` was used before.
+/// Inserts a category.
 pub async fn insert_category(
     db: impl PgExecutor<'_>,
     fields: &CategoryFields<'_>,
-    request_id: Option<Uuid>,
-) -> ServiceResult<Option<CategoryRow>> {
+) -> ServiceResult<CategoryRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO categories (id, name, description, position, request_id) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (request_id) DO NOTHING RETURNING {CATEGORY}"
+        "INSERT INTO categories (id, name, description, position) VALUES ($1, $2, $3, $4)
+         RETURNING {CATEGORY}"
     )))
     .bind(Uuid::now_v7())
     .bind(fields.name)
     .bind(fields.description)
     .bind(fields.position)
-    .bind(request_id)
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
     .map_err(|e| name_taken(e, "category"))
-}
-
-/// The category created with `request_id`.
-pub async fn category_by_request(
-    db: impl PgExecutor<'_>,
-    request_id: Uuid,
-) -> ServiceResult<CategoryRow> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CATEGORY} FROM categories WHERE request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_one(db)
-    .await?)
 }
 
 /// The category with `id`, locked when asked.
@@ -159,16 +144,14 @@ pub async fn delete_category(pool: &Pool, id: Uuid) -> ServiceResult<()> {
     Ok(())
 }
 
-/// Inserts a product; `None` when `request_id` was used before.
+/// Inserts a product.
 pub async fn insert_product(
     db: impl PgExecutor<'_>,
     fields: &ProductFields<'_>,
-    request_id: Option<Uuid>,
-) -> ServiceResult<Option<ProductRow>> {
+) -> ServiceResult<ProductRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO products (id, category_id, name, description, price_centavos, image_url, available, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (request_id) DO NOTHING RETURNING {PRODUCT}"
+        "INSERT INTO products (id, category_id, name, description, price_centavos, image_url, available)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PRODUCT}"
     )))
     .bind(Uuid::now_v7())
     .bind(fields.category_id)
@@ -177,23 +160,9 @@ pub async fn insert_product(
     .bind(fields.price_centavos)
     .bind(fields.image_url)
     .bind(fields.available)
-    .bind(request_id)
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
     .map_err(|e| name_taken(e, "product in this category"))
-}
-
-/// The product created with `request_id`.
-pub async fn product_by_request(
-    db: impl PgExecutor<'_>,
-    request_id: Uuid,
-) -> ServiceResult<ProductRow> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PRODUCT} FROM products WHERE request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_one(db)
-    .await?)
 }
 
 /// The product with `id`, locked when asked.

@@ -6,6 +6,7 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::cart::PricedLine;
+use crate::domain::visibility::Filter;
 use malha_kit::page::PageRequest;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -21,6 +22,8 @@ pub struct OrderRow {
     pub payment_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The session (token `sid`) the order was placed in.
+    pub session_id: Option<String>,
 }
 
 /// A stored line.
@@ -48,7 +51,8 @@ pub struct TransitionRow {
 }
 
 const ORDER: &str =
-    "id, number, customer_id, status, notes, total_centavos, payment_id, created_at, updated_at";
+    "id, number, customer_id, status, notes, total_centavos, payment_id, created_at, updated_at,
+     session_id";
 
 /// What a new order is made of.
 pub struct NewOrder<'a> {
@@ -56,26 +60,23 @@ pub struct NewOrder<'a> {
     pub status: &'a str,
     pub notes: &'a str,
     pub total_centavos: i64,
-    pub request_id: Option<Uuid>,
+    /// The session it is placed in (`None` for a token without one).
+    pub session_id: Option<&'a str>,
 }
 
-/// Inserts an order; `None` when this customer used `request_id` before.
-pub async fn insert(
-    tx: &mut PgConnection,
-    order: &NewOrder<'_>,
-) -> ServiceResult<Option<OrderRow>> {
+/// Inserts an order.
+pub async fn insert(tx: &mut PgConnection, order: &NewOrder<'_>) -> ServiceResult<OrderRow> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO orders (id, customer_id, status, notes, total_centavos, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (customer_id, request_id) DO NOTHING RETURNING {ORDER}"
+        "INSERT INTO orders (id, customer_id, status, notes, total_centavos, session_id)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ORDER}"
     )))
     .bind(Uuid::now_v7())
     .bind(order.customer_id)
     .bind(order.status)
     .bind(order.notes)
     .bind(order.total_centavos)
-    .bind(order.request_id)
-    .fetch_optional(tx)
+    .bind(order.session_id)
+    .fetch_one(tx)
     .await?)
 }
 
@@ -105,21 +106,6 @@ pub async fn insert_items(
     .execute(tx)
     .await?;
     Ok(())
-}
-
-/// The order this customer created with `request_id`, if any.
-pub async fn by_request(
-    db: impl PgExecutor<'_>,
-    customer_id: &str,
-    request_id: Uuid,
-) -> ServiceResult<Option<OrderRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER} FROM orders WHERE customer_id = $1 AND request_id = $2"
-    )))
-    .bind(customer_id)
-    .bind(request_id)
-    .fetch_optional(db)
-    .await?)
 }
 
 /// The order with `id`, locked when asked.
@@ -205,11 +191,11 @@ pub async fn set_payment(tx: &mut PgConnection, order: Uuid, payment: Uuid) -> S
     Ok(())
 }
 
-/// One page of orders, newest first: one customer's, or everyone's.
+/// One page of orders, newest first, of those `filter` shows.
 pub async fn list(
     pool: &Pool,
     page: &PageRequest,
-    customer_id: Option<&str>,
+    filter: Filter<'_>,
     status: Option<&str>,
 ) -> ServiceResult<Vec<OrderRow>> {
     let before = page.after_as::<Uuid>()?;
@@ -218,12 +204,14 @@ pub async fn list(
           WHERE ($1::uuid IS NULL OR id < $1)
             AND ($2::text IS NULL OR customer_id = $2)
             AND ($3::text IS NULL OR status = $3)
+            AND ($5::text IS NULL OR session_id = $5)
           ORDER BY id DESC LIMIT $4"
     )))
     .bind(before)
-    .bind(customer_id)
+    .bind(filter.customer)
     .bind(status)
     .bind(page.fetch_limit())
+    .bind(filter.session)
     .fetch_all(pool)
     .await?)
 }

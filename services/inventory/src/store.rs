@@ -192,8 +192,11 @@ pub async fn record_movement(
         .bind(after)
         .execute(&mut *tx)
         .await?;
-    Ok(sqlx::query_as(concat!("INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ", movement_columns!()))
+    Ok(sqlx::query_as(concat!(
+        "INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        movement_columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(product)
     .bind(kind)

@@ -44,16 +44,11 @@ pub struct Fields<'a> {
 const COLUMNS: &str =
     "id, name, description, client, status, start_time, due_time, created_at, updated_at";
 
-/// Inserts a project; `None` when `request_id` was used before.
-pub async fn insert(
-    tx: &mut PgConnection,
-    fields: &Fields<'_>,
-    request_id: Option<Uuid>,
-) -> ServiceResult<Option<Uuid>> {
+/// Inserts a project.
+pub async fn insert(tx: &mut PgConnection, fields: &Fields<'_>) -> ServiceResult<Uuid> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO projects (id, name, description, client, status, start_time, due_time, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (request_id) DO NOTHING RETURNING id",
+        "INSERT INTO projects (id, name, description, client, status, start_time, due_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(fields.name)
@@ -62,8 +57,7 @@ pub async fn insert(
     .bind(fields.status)
     .bind(fields.start_time)
     .bind(fields.due_time)
-    .bind(request_id)
-    .fetch_optional(tx)
+    .fetch_one(tx)
     .await?)
 }
 
@@ -87,16 +81,6 @@ pub async fn insert_materials(
     .execute(tx)
     .await?;
     Ok(())
-}
-
-/// The project created with `request_id`.
-pub async fn id_by_request(db: impl PgExecutor<'_>, request_id: Uuid) -> ServiceResult<Uuid> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM projects WHERE request_id = $1")
-            .bind(request_id)
-            .fetch_one(db)
-            .await?,
-    )
 }
 
 /// The project with `id`, locked for update when inside a transaction.

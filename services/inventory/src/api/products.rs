@@ -5,8 +5,8 @@ use crate::Inventory;
 use crate::domain::MAX_QUANTITY;
 use crate::store::{self, ProductFields};
 use malha_api::malha::inventory::v1::*;
-use malha_kit::page::PageRequest;
 use malha_kit::idempotency::{Key, Owner};
+use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 

@@ -7,8 +7,8 @@ use crate::Orders;
 use crate::domain::menu::{check_image_url, check_price};
 use crate::store::menu::{self, ProductFields};
 use malha_api::malha::orders::v1::*;
-use malha_kit::page::PageRequest;
 use malha_kit::idempotency::{Key, Owner};
+use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 

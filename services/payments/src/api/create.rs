@@ -13,6 +13,7 @@ use crate::store::ledger::{self, Append};
 use crate::store::payments::{self, PaymentRow};
 use malha_api::malha::payments::v1::*;
 use malha_kit::auth::{Principal, SubjectKind};
+use malha_kit::idempotency::{Claim, Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -38,16 +39,23 @@ pub(super) async fn create(
         "payer_id",
         "at most 100 characters",
     );
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        &Owner::principal(caller),
+        "CreatePayment",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     let payer = payer(caller, &request.payer_id);
 
-    if let Some(request_id) = request_id
-        && let Some(done) = payments::by_request(&service.pool, request_id).await?
-    {
-        return respond(done).await;
-    }
     let mut tx = service.pool.begin().await?;
+    // The stored response names the payment; a retry answers with it as it
+    // is now, as the live-payment path below does.
+    if let Claim::Replay(done) = key.claim::<Payment>(&mut tx).await? {
+        tx.rollback().await?;
+        let id = Uuid::parse_str(&done.id).map_err(anyhow::Error::from)?;
+        return respond(payments::get(&service.pool, id, false).await?).await;
+    }
     payments::lock_order(&mut tx, order_id).await?;
     if let Some(live) = payments::live_for_order(&mut *tx, order_id).await? {
         tx.rollback().await?;
@@ -86,7 +94,6 @@ pub(super) async fn create(
         txid: charge.txid.clone(),
         pix_code: made.pix_code,
         payer_id: payer.to_owned(),
-        request_id,
         expires_at: charge.expires_at,
         created_at,
         updated_at: created_at,
@@ -110,6 +117,7 @@ pub(super) async fn create(
         },
     )
     .await?;
+    key.record(&mut tx, &convert::payment(row.clone())).await?;
     tx.commit().await?;
     tracing::info!(payment = %row.id, order = %order_id, amount = row.amount_centavos, provider = %row.provider, "payment created");
     // Read back: the database's own timestamps.

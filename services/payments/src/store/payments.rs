@@ -21,22 +21,21 @@ pub struct PaymentRow {
     pub txid: String,
     pub pix_code: String,
     pub payer_id: String,
-    pub request_id: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "id, order_id, amount_centavos, description, status, provider, provider_payment_id, \
-                       txid, pix_code, payer_id, request_id, expires_at, created_at, updated_at";
+                       txid, pix_code, payer_id, expires_at, created_at, updated_at";
 
 /// Inserts a new pending payment.
 pub async fn insert(tx: &mut PgConnection, row: &PaymentRow) -> ServiceResult<()> {
     sqlx::query(
         "INSERT INTO payments (id, order_id, amount_centavos, description, status, provider,
-                               provider_payment_id, txid, pix_code, payer_id, request_id, expires_at,
+                               provider_payment_id, txid, pix_code, payer_id, expires_at,
                                created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
     )
     .bind(row.id)
     .bind(row.order_id)
@@ -48,7 +47,6 @@ pub async fn insert(tx: &mut PgConnection, row: &PaymentRow) -> ServiceResult<()
     .bind(&row.txid)
     .bind(&row.pix_code)
     .bind(&row.payer_id)
-    .bind(row.request_id)
     .bind(row.expires_at)
     .bind(row.created_at)
     .execute(tx)
@@ -89,19 +87,6 @@ pub async fn live_for_order(
         "SELECT {COLUMNS} FROM payments WHERE order_id = $1 AND status IN ('pending', 'approved')"
     )))
     .bind(order_id)
-    .fetch_optional(db)
-    .await?)
-}
-
-/// The payment created with `request_id`, if any.
-pub async fn by_request(
-    db: impl PgExecutor<'_>,
-    request_id: Uuid,
-) -> ServiceResult<Option<PaymentRow>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payments WHERE request_id = $1"
-    )))
-    .bind(request_id)
     .fetch_optional(db)
     .await?)
 }

@@ -13,6 +13,7 @@ use malha_kit::validate::Violations;
 use malha_kit::{ServiceResult, auth};
 
 use malha_kit::error::{Reply, reply};
+use malha_kit::idempotency::Owner;
 
 #[tonic::async_trait]
 impl ProjectsService for Projects {
@@ -23,7 +24,7 @@ impl ProjectsService for Projects {
         let actor = auth::caller(&r)
             .map(|p| p.subject.clone())
             .unwrap_or_default();
-        reply(write::create(self, r.into_inner(), &actor).await)
+        reply(write::create(self, &Owner::of(&r), r.into_inner(), &actor).await)
     }
 
     async fn get_project(&self, r: Request<GetProjectRequest>) -> Reply<GetProjectResponse> {

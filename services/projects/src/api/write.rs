@@ -9,6 +9,7 @@ use crate::domain::{self, MaterialInput, Status};
 use crate::store::{self, Fields, MaterialRow};
 use crate::{Projects, SUBJECT_PROJECT_CREATED};
 use malha_api::malha::projects::v1::*;
+use malha_kit::idempotency::{Claim, Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult, events, time};
 
@@ -51,6 +52,7 @@ fn times(v: &mut Violations, p: &Project) -> (Option<DateTime<Utc>>, Option<Date
 
 pub(super) async fn create(
     projects: &Projects,
+    owner: &Owner,
     request: CreateProjectRequest,
     actor: &str,
 ) -> ServiceResult<CreateProjectResponse> {
@@ -82,7 +84,12 @@ pub(super) async fn create(
         })
         .collect();
     let product_ids = domain::check_materials(&mut v, &inputs);
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateProject",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
 
     let fields = Fields {
@@ -94,14 +101,11 @@ pub(super) async fn create(
         due_time,
     };
     let mut tx = projects.pool.begin().await?;
-    let Some(id) = store::insert(&mut tx, &fields, request_id).await? else {
-        // A retry: the first call created it (and published the event).
-        let id = store::id_by_request(&mut *tx, request_id.unwrap_or_default()).await?;
-        tx.rollback().await?;
-        return Ok(CreateProjectResponse {
-            project: Some(read(projects, id).await?),
-        });
-    };
+    // A retry: the first call created it (and published the event).
+    if let Claim::Replay(done) = key.claim(&mut tx).await? {
+        return Ok(done);
+    }
+    let id = store::insert(&mut tx, &fields).await?;
     let lines: Vec<MaterialRow> = p
         .materials
         .iter()
@@ -120,11 +124,15 @@ pub(super) async fn create(
         materials: lines.iter().map(convert::material).collect(),
     };
     events::publish(&mut tx, crate::SCHEMA.name, SUBJECT_PROJECT_CREATED, &event).await?;
+    // Read back in the transaction: the database's own timestamps.
+    let row = store::get(&mut *tx, id, false).await?;
+    let response = CreateProjectResponse {
+        project: Some(convert::project(row, &lines)),
+    };
+    key.record(&mut tx, &response).await?;
     tx.commit().await?;
     tracing::info!(project = %id, actor, materials = lines.len(), "project created");
-    Ok(CreateProjectResponse {
-        project: Some(read(projects, id).await?),
-    })
+    Ok(response)
 }
 
 async fn read(projects: &Projects, id: Uuid) -> ServiceResult<Project> {

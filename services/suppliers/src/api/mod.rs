@@ -19,6 +19,7 @@ use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 
 use malha_kit::error::{Reply, reply};
+use malha_kit::idempotency::Owner;
 
 /// Parses the page fields, recording their violations with the others.
 fn page(v: &mut Violations, page_size: i32, page_token: &str) -> PageRequest {
@@ -45,7 +46,7 @@ impl SuppliersService for Suppliers {
         &self,
         r: Request<CreateSupplierRequest>,
     ) -> Reply<CreateSupplierResponse> {
-        reply(suppliers::create(self, r.into_inner()).await)
+        reply(suppliers::create(self, &Owner::of(&r), r.into_inner()).await)
     }
     async fn get_supplier(&self, r: Request<GetSupplierRequest>) -> Reply<GetSupplierResponse> {
         reply(suppliers::get(self, r.into_inner()).await)

@@ -5,29 +5,32 @@ use crate::Suppliers;
 use crate::domain::update_mask;
 use crate::store::{self, suppliers::Filter};
 use malha_api::malha::suppliers::v1::*;
+use malha_kit::idempotency::{Key, Owner};
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
 pub(super) async fn create(
     suppliers: &Suppliers,
+    owner: &Owner,
     request: CreateSupplierRequest,
 ) -> ServiceResult<CreateSupplierResponse> {
     let mut v = Violations::new();
     let new = parse::new_supplier(&mut v, request.supplier.as_ref());
-    let request_id = v.request_id(&request.request_id);
+    let key = Key::new(
+        owner,
+        "CreateSupplier",
+        v.request_id(&request.request_id),
+        &request,
+    );
     v.finish()?;
     let new = new.ok_or_else(|| ServiceError::invalid("supplier", "required"))?;
-
-    let mut tx = suppliers.pool.begin().await?;
-    let row = match store::suppliers::insert(&mut tx, &new, request_id).await? {
-        Some(id) => store::suppliers::get(&mut *tx, id).await?,
-        // The request id was used: this is a retry, answer as the first time.
-        None => store::suppliers::by_request_id(&mut *tx, request_id.unwrap_or_default()).await?,
-    };
-    tx.commit().await?;
-    Ok(CreateSupplierResponse {
-        supplier: Some(convert::supplier(row)),
+    key.once(&suppliers.pool, async |tx| {
+        let id = store::suppliers::insert(tx, &new).await?;
+        Ok(CreateSupplierResponse {
+            supplier: Some(convert::supplier(store::suppliers::get(tx, id).await?)),
+        })
     })
+    .await
 }
 
 pub(super) async fn get(

@@ -69,18 +69,12 @@ fn cnpj_taken(error: sqlx::Error) -> ServiceError {
     }
 }
 
-/// Inserts the supplier and its contacts in `tx`; `None` when `request_id`
-/// was already used (the caller then reads that supplier).
-pub async fn insert(
-    tx: &mut PgConnection,
-    new: &NewSupplier,
-    request_id: Option<Uuid>,
-) -> ServiceResult<Option<Uuid>> {
-    let id: Option<Uuid> = sqlx::query_scalar(
+/// Inserts the supplier and its contacts in `tx`.
+pub async fn insert(tx: &mut PgConnection, new: &NewSupplier) -> ServiceResult<Uuid> {
+    let id: Uuid = sqlx::query_scalar(
         "INSERT INTO suppliers (id, legal_name, trade_name, cnpj, street, number, complement,
-                                district, city, state, postal_code, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (request_id) DO NOTHING RETURNING id",
+                                district, city, state, postal_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(&new.legal_name)
@@ -93,27 +87,11 @@ pub async fn insert(
     .bind(&new.address.city)
     .bind(new.address.state.as_str())
     .bind(new.address.postal_code.as_str())
-    .bind(request_id)
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(cnpj_taken)?;
-    if let Some(id) = id {
-        contacts::replace(tx, id, &new.contacts).await?;
-    }
+    contacts::replace(tx, id, &new.contacts).await?;
     Ok(id)
-}
-
-/// The supplier created with `request_id`.
-pub async fn by_request_id(
-    db: impl PgExecutor<'_>,
-    request_id: Uuid,
-) -> ServiceResult<SupplierRow> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE s.request_id = $1"
-    )))
-    .bind(request_id)
-    .fetch_one(db)
-    .await?)
 }
 
 /// The supplier with `id`.

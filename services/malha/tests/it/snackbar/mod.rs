@@ -5,6 +5,7 @@
 //! a payments outage, expiry, the MercadoPago provider against a fake, and
 //! who may do what.
 
+mod identified_session;
 mod orders;
 mod payments;
 

@@ -217,3 +217,95 @@ async fn a_service_account_secret_is_shown_once_and_never_stored() {
     assert!(!stored.windows(secret.len()).any(|w| w == secret));
     assert!(!stored.is_empty());
 }
+
+/// A connection to the app's database inside identity's schema, as the
+/// service's own pool would have it.
+async fn identity_connection(app: &TestApp) -> sqlx::PgConnection {
+    use sqlx::{ConnectOptions, postgres::PgConnectOptions};
+    let options: PgConnectOptions = app.database_url.parse().unwrap();
+    options
+        .options([("search_path", "identity")])
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The mechanism itself, step by step: a second claim of the same key waits
+/// for the first transaction and then replays what it committed.
+#[tokio::test]
+async fn a_concurrent_claim_waits_for_the_first_and_replays_its_response() {
+    use malha_kit::idempotency::{Claim, Key, Owner};
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let request = CreateAnonymousCustomerRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let key = Key::new(
+        &Owner::anonymous(),
+        "Probe",
+        Some(request.request_id.parse().unwrap()),
+        &request,
+    );
+    let mut first = identity_connection(&app).await;
+    let mut second = identity_connection(&app).await;
+    let mut first_tx = first.begin().await.unwrap();
+    assert_eq!(
+        key.claim::<Customer>(&mut first_tx).await.unwrap(),
+        Claim::Fresh
+    );
+
+    let waiting = tokio::spawn({
+        let key = key.clone();
+        async move {
+            let mut tx = second.begin().await.unwrap();
+            key.claim::<Customer>(&mut tx).await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the second claim waits for the first"
+    );
+    let response = Customer {
+        id: "the one customer".into(),
+        ..Customer::default()
+    };
+    key.record(&mut first_tx, &response).await.unwrap();
+    first_tx.commit().await.unwrap();
+
+    assert_eq!(waiting.await.unwrap().unwrap(), Claim::Replay(response));
+}
+
+#[tokio::test]
+async fn a_claim_purges_other_expired_keys() {
+    use malha_kit::idempotency::{Claim, Key, Owner};
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let mut conn = identity_connection(&app).await;
+    sqlx::query(
+        "INSERT INTO idempotency (caller, rpc, key, request_hash, response, expires_at)
+         VALUES ('user:old', 'CreatePerson', gen_random_uuid(), '\\x00', '\\x00', now() - interval '1 hour'),
+                ('user:new', 'CreatePerson', gen_random_uuid(), '\\x00', '\\x00', now() + interval '1 hour')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let request = CreateAnonymousCustomerRequest::default();
+    let key = Key::new(
+        &Owner::anonymous(),
+        "Probe",
+        Some(uuid::Uuid::now_v7()),
+        &request,
+    );
+
+    let mut tx = conn.begin().await.unwrap();
+    assert_eq!(key.claim::<Customer>(&mut tx).await.unwrap(), Claim::Fresh);
+    key.record(&mut tx, &Customer::default()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let callers: Vec<String> = sqlx::query_scalar("SELECT caller FROM idempotency ORDER BY caller")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(callers, ["anonymous", "user:new"]);
+}

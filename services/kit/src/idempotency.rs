@@ -264,26 +264,21 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::SubjectKind;
 
-    fn principal(kind: SubjectKind, subject: &str) -> Principal {
-        Principal {
-            subject: subject.into(),
-            kind,
-            username: String::new(),
-            email: String::new(),
-            roles: Vec::new(),
-            token_id: String::new(),
-            expires_at: 0,
-            session_id: String::new(),
-        }
+    fn principal(kind: &str, subject: &str) -> Principal {
+        let claims: crate::auth::AccessClaims = serde_json::from_value(serde_json::json!({
+            "iss": "malha", "aud": "malha", "sub": subject, "exp": 0, "iat": 0, "nbf": 0,
+            "jti": "j", "kind": kind,
+        }))
+        .unwrap();
+        claims.into()
     }
 
     #[test]
     fn the_owner_is_the_subject_kind_and_id_or_anonymous() {
-        let user = principal(SubjectKind::User, "42");
+        let user = principal("user", "42");
         assert_eq!(Owner::principal(&user).as_str(), "user:42");
-        let customer = principal(SubjectKind::Customer, "42");
+        let customer = principal("customer", "42");
         assert_ne!(Owner::principal(&customer), Owner::principal(&user));
         let untokened = tonic::Request::new(());
         assert_eq!(Owner::of(&untokened), Owner::anonymous());

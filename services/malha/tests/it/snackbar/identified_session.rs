@@ -78,7 +78,7 @@ async fn a_cpf_session_follows_only_the_orders_it_placed() {
     assert_eq!(hidden.code(), Code::NotFound);
     assert_eq!(
         bar.visible_orders(&kiosk.access_token).await,
-        [at_kiosk.id.clone()]
+        std::slice::from_ref(&at_kiosk.id)
     );
     let watched = bar
         .orders
@@ -169,7 +169,10 @@ async fn a_cpf_session_follows_only_the_orders_it_placed() {
         .tokens
         .unwrap()
         .access_token;
-    assert_eq!(bar.visible_orders(&refreshed).await, [at_kiosk.id.clone()]);
+    assert_eq!(
+        bar.visible_orders(&refreshed).await,
+        std::slice::from_ref(&at_kiosk.id)
+    );
     let still_hidden = bar.get(&refreshed, &at_home.id).await.unwrap_err();
     assert_eq!(still_hidden.code(), Code::NotFound);
 }

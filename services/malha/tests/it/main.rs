@@ -9,6 +9,7 @@ mod edge;
 mod helpers;
 mod icarus;
 mod identity;
+mod inventory;
 mod kit;
 mod pool;
 mod security;

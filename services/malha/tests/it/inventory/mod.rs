@@ -1,0 +1,3 @@
+//! Inventory through real gRPC and PostgreSQL.
+
+mod idempotency;

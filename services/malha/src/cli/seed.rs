@@ -66,7 +66,23 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
         request
     }
 
-    // Fixed request ids make every step idempotent.
+    // Request ids are remembered for a day only, so what exists is looked up
+    // (a demo database is small: one page of users); fixed request ids still
+    // make a retried step within the day idempotent.
+    let users = identity
+        .list_users(authed(
+            malha_api::identity::ListUsersRequest {
+                page_size: 500,
+                page_token: String::new(),
+            },
+            &bearer,
+        ))
+        .await?
+        .into_inner()
+        .users;
+    if users.iter().any(|u| u.username == "ana") {
+        return register_demo_customer(&mut identity).await;
+    }
     let person = identity
         .create_person(authed(
             CreatePersonRequest {
@@ -93,6 +109,12 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
             &bearer,
         ))
         .await?;
+    register_demo_customer(&mut identity).await
+}
+
+async fn register_demo_customer(
+    identity: &mut IdentityServiceClient<tonic::transport::Channel>,
+) -> anyhow::Result<()> {
     match identity
         .register_customer(RegisterCustomerRequest {
             cpf: DEMO_CUSTOMER_CPF.into(),

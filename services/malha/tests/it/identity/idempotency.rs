@@ -309,3 +309,27 @@ async fn a_claim_purges_other_expired_keys() {
         .unwrap();
     assert_eq!(callers, ["anonymous", "user:new"]);
 }
+
+/// `malha up` seeds every time: once its request ids have expired, the
+/// seed must find what exists instead of creating it again.
+#[tokio::test]
+async fn the_demo_seed_runs_again_after_its_keys_expired() {
+    let app = TestApp::spawn().await;
+    malha::cli::seed::demo(&app.url).await.unwrap();
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    sqlx::query("UPDATE identity.idempotency SET expires_at = now() - interval '1 second'")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    malha::cli::seed::demo(&app.url)
+        .await
+        .expect("a second seed a day later");
+
+    let people: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM identity.people WHERE email = 'ana@malha.local'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(people, 1);
+}

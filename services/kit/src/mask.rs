@@ -115,13 +115,13 @@ impl Updatable {
         if !under.is_empty() {
             return Ok(under);
         }
+        if descriptor.is_some_and(|d| !is_field_path(d, path)) {
+            return Err(format!("{path:?} is not a field of {resource}"));
+        }
         if let Some(whole) = self.paths.iter().find(|declared| is_within(path, declared)) {
             return Err(format!(
                 "{path:?} is inside {whole:?}, which is replaced whole; name {whole:?}"
             ));
-        }
-        if descriptor.is_some_and(|d| !is_field_path(d, path)) {
-            return Err(format!("{path:?} is not a field of {resource}"));
         }
         Err(
             match self.hints.iter().find(|(hinted, _)| *hinted == path) {
@@ -333,7 +333,27 @@ mod tests {
             "\"active\" cannot be updated; use ActivateSupplier"
         );
         assert_eq!(problems[4], "an empty path");
-        assert!(problems[5].contains("replaced whole; name \"contacts\""));
+        assert!(problems[5].contains("\"contacts.0\" is not a field"));
+    }
+
+    #[test]
+    fn a_path_inside_a_field_replaced_whole_is_refused() {
+        use malha_api::malha::projects::v1::Project;
+        const PROJECT: Updatable = Updatable::new(&["name", "start_time"]);
+        let mut v = Violations::new();
+        let m = PROJECT.resolve(
+            &mut v,
+            mask(&["start_time.seconds"]).as_ref(),
+            &Project::default(),
+        );
+        assert!(m.is_empty());
+        let Err(ServiceError::InvalidArgument(all)) = v.finish() else {
+            panic!("expected a violation")
+        };
+        assert_eq!(
+            all[0].description,
+            "\"start_time.seconds\" is inside \"start_time\", which is replaced whole; name \"start_time\""
+        );
     }
 
     #[test]

@@ -233,6 +233,21 @@ pub(crate) fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// The field names of an INVALID_ARGUMENT's BadRequest details.
 pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    violations(status)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect()
+}
+
+/// An update mask of these paths.
+pub(crate) fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
+}
+
+/// The (field, description) pairs of an INVALID_ARGUMENT's BadRequest details.
+pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
     use prost::Message;
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let details = malha_api::google::rpc::Status::decode(status.details()).unwrap();
@@ -245,7 +260,7 @@ pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
                 .unwrap()
                 .field_violations
         })
-        .map(|v| v.field)
+        .map(|v| (v.field, v.description))
         .collect()
 }
 

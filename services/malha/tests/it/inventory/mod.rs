@@ -1,0 +1,3 @@
+//! Inventory RPCs through a real server and client.
+
+mod update;

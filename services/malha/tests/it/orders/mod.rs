@@ -1,0 +1,3 @@
+//! Orders RPCs through a real server and client.
+
+mod update;

@@ -21,6 +21,7 @@ use crate::store::{
 use crate::transition::{apply, status_of};
 use malha_api::malha::orders::v1::*;
 use malha_kit::auth::Principal;
+use malha_kit::stored::StoredName;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -125,7 +126,7 @@ async fn respond(
     caller: &Principal,
 ) -> ServiceResult<CreateOrderResponse> {
     let payment = if matches!(
-        status_of(&order),
+        status_of(&order)?,
         Status::Received | Status::AwaitingPayment
     ) {
         match pay(service, &order, caller).await {
@@ -156,7 +157,7 @@ async fn pay(
     })?;
     let mut tx = service.pool.begin().await?;
     let current = orders::get(&mut *tx, order.id, true).await?;
-    if status_of(&current) == Status::Received {
+    if status_of(&current)? == Status::Received {
         orders::set_payment(&mut tx, order.id, payment_id).await?;
         let reason = format!("payment {payment_id} created");
         apply(
@@ -186,7 +187,7 @@ pub(super) async fn request_payment(
     v.finish()?;
     let order = orders::get(&service.pool, id, false).await?;
     ensure_visible(caller, &order)?;
-    let status = status_of(&order);
+    let status = status_of(&order)?;
     if !matches!(status, Status::Received | Status::AwaitingPayment) {
         return Err(ServiceError::precondition(
             "ORDER_NOT_PAYABLE",

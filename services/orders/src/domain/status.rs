@@ -3,6 +3,8 @@
 //! matters: payments' events move money states, the kitchen moves food
 //! states, a customer may only cancel before paying.
 
+use malha_kit::stored::StoredName;
+
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -26,9 +28,10 @@ pub enum Mover {
     System,
 }
 
-impl Status {
+impl StoredName for Status {
+    const KIND: &'static str = "order status";
     /// Every status, in the order of the happy path (cancelled last).
-    pub const ALL: [Self; 7] = [
+    const ALL: &'static [Self] = &[
         Self::Received,
         Self::AwaitingPayment,
         Self::Paid,
@@ -38,8 +41,7 @@ impl Status {
         Self::Cancelled,
     ];
 
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Self::Received => "received",
             Self::AwaitingPayment => "awaiting_payment",
@@ -50,12 +52,9 @@ impl Status {
             Self::Cancelled => "cancelled",
         }
     }
+}
 
-    /// Parses the stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == stored)
-    }
-
+impl Status {
     /// Delivered and cancelled orders are done: nothing moves them again.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Delivered | Self::Cancelled)
@@ -99,6 +98,7 @@ impl Status {
 mod tests {
     use super::Mover::{Customer, Staff, System};
     use super::Status::{self, *};
+    use malha_kit::stored::StoredName;
 
     #[test]
     fn the_happy_path_is_legal_step_by_step() {
@@ -130,8 +130,9 @@ mod tests {
     #[test]
     fn nobody_skips_steps_or_goes_back_in_the_kitchen() {
         let staff_moves: Vec<(Status, Status)> = Status::ALL
-            .into_iter()
-            .flat_map(|a| Status::ALL.into_iter().map(move |b| (a, b)))
+            .iter()
+            .copied()
+            .flat_map(|a| Status::ALL.iter().map(move |&b| (a, b)))
             .filter(|&(a, b)| a.can_become(b, Staff))
             .collect();
         assert_eq!(
@@ -152,10 +153,20 @@ mod tests {
         assert!(!Paid.can_become(Preparing, Customer));
         assert!(!Paid.can_become(Preparing, System));
         assert!(!Delivered.can_become(Ready, Staff));
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert!(!s.can_become(s, Staff) && !s.can_become(s, System));
-            assert_eq!(Status::parse(s.as_str()), Some(s));
         }
+    }
+
+    #[test]
+    fn stored_statuses_round_trip_and_an_unknown_one_is_an_error() {
+        malha_kit::stored::assert_round_trips::<Status>();
+        // A status a newer version might store is never read as an old one.
+        assert_eq!(
+            Status::from_stored("refunded").unwrap_err().value,
+            "refunded"
+        );
+        assert!(Status::from_stored("Received").is_err(), "names are exact");
     }
 
     #[test]

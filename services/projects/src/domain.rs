@@ -22,6 +22,14 @@ impl StoredName for Status {
     const ALL: &'static [Self] = &[Self::Planned, Self::InProgress, Self::Done, Self::Cancelled];
 
     fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+}
+
+impl Status {
+    /// The stored name (also here, not only in [`StoredName`], so that
+    /// writers need no trait import).
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Planned => "planned",
             Self::InProgress => "in_progress",
@@ -29,9 +37,7 @@ impl StoredName for Status {
             Self::Cancelled => "cancelled",
         }
     }
-}
 
-impl Status {
     /// A new project's status: PLANNED unless asked otherwise (`None`), and
     /// only PLANNED or IN_PROGRESS: a project is not created finished.
     pub fn initial(requested: Option<Self>) -> Option<Self> {

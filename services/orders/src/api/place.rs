@@ -21,7 +21,6 @@ use crate::store::{
 use crate::transition::{apply, status_of};
 use malha_api::malha::orders::v1::*;
 use malha_kit::auth::Principal;
-use malha_kit::stored::StoredName;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 

@@ -9,7 +9,7 @@ use malha_api::malha::orders::v1::*;
 use malha_kit::ServiceResult;
 use malha_kit::auth::Principal;
 use malha_kit::page::PageRequest;
-use malha_kit::stored::{StoredName, UnknownStored};
+use malha_kit::stored::UnknownStored;
 use malha_kit::validate::Violations;
 
 /// Orders with their lines and history, in two queries; each an error when

@@ -42,6 +42,14 @@ impl StoredName for Status {
     ];
 
     fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+}
+
+impl Status {
+    /// The stored name (also here, not only in [`StoredName`], so that
+    /// writers need no trait import).
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Received => "received",
             Self::AwaitingPayment => "awaiting_payment",
@@ -52,9 +60,7 @@ impl StoredName for Status {
             Self::Cancelled => "cancelled",
         }
     }
-}
 
-impl Status {
     /// Delivered and cancelled orders are done: nothing moves them again.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Delivered | Self::Cancelled)

@@ -9,7 +9,6 @@ use crate::{Projects, domain::Status as ProjectStatusRule, store};
 use malha_api::malha::projects::v1::projects_service_server::ProjectsService;
 use malha_api::malha::projects::v1::*;
 use malha_kit::page::PageRequest;
-use malha_kit::stored::StoredName;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceResult, auth};
 

@@ -4,6 +4,7 @@
 //! states, a customer may only cancel before paying.
 
 use malha_kit::stored::StoredName;
+use malha_kit::{ServiceError, ServiceResult};
 
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +62,30 @@ impl Status {
         }
     }
 
+    /// Whether an order in this status still needs a payment: it was placed
+    /// and not yet paid (nor cancelled).
+    pub fn needs_payment(self) -> bool {
+        matches!(self, Self::Received | Self::AwaitingPayment)
+    }
+
+    /// Ok when a payment may be asked for; FAILED_PRECONDITION otherwise.
+    pub fn check_payable(self) -> ServiceResult<()> {
+        if self.needs_payment() {
+            Ok(())
+        } else {
+            Err(ServiceError::precondition(
+                "ORDER_NOT_PAYABLE",
+                format!("an order that is {} needs no payment", self.as_str()),
+            ))
+        }
+    }
+
+    /// Whether a payment just created moves the order to AWAITING_PAYMENT:
+    /// only from RECEIVED; one already awaiting keeps the payment it has.
+    pub fn records_new_payment(self) -> bool {
+        self == Self::Received
+    }
+
     /// Delivered and cancelled orders are done: nothing moves them again.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Delivered | Self::Cancelled)
@@ -105,6 +130,7 @@ mod tests {
     use super::Mover::{Customer, Staff, System};
     use super::Status::{self, *};
     use malha_kit::stored::StoredName;
+    use malha_kit::{ServiceError, ServiceResult};
 
     #[test]
     fn the_happy_path_is_legal_step_by_step() {
@@ -173,6 +199,26 @@ mod tests {
             "refunded"
         );
         assert!(Status::from_stored("Received").is_err(), "names are exact");
+    }
+
+    #[test]
+    fn only_a_placed_unpaid_order_is_paid_for() {
+        for &s in Status::ALL {
+            assert_eq!(
+                s.needs_payment(),
+                matches!(s, Received | AwaitingPayment),
+                "{s:?}"
+            );
+            assert_eq!(s.check_payable().is_ok(), s.needs_payment(), "{s:?}");
+            assert_eq!(s.records_new_payment(), s == Received, "{s:?}");
+        }
+        let Err(malha_kit::ServiceError::FailedPrecondition { reason, message }) =
+            Paid.check_payable()
+        else {
+            panic!("a paid order is not payable")
+        };
+        assert_eq!(reason, "ORDER_NOT_PAYABLE");
+        assert_eq!(message, "an order that is paid needs no payment");
     }
 
     #[test]

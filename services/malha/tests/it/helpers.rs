@@ -246,6 +246,45 @@ pub(crate) fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
+/// Stores `status` in `table`'s row `id` as a newer version might during a
+/// rolling deploy: the `<table>_status_check` constraint is dropped first.
+pub(crate) async fn store_status_from_the_future(
+    db: &sqlx::PgPool,
+    table: &str,
+    id: &str,
+    status: &str,
+) {
+    let constraint = table.rsplit('.').next().unwrap();
+    // The table names are the tests' own constants.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {table} DROP CONSTRAINT {constraint}_status_check"
+    )))
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET status = $1 WHERE id = $2::uuid"
+    )))
+    .bind(status)
+    .bind(id)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// Whether `status` is INTERNAL with an incident id, and says nothing of `hidden`.
+pub(crate) fn assert_internal_incident(status: &tonic::Status, hidden: &str) {
+    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+    assert!(
+        status.message().starts_with("internal error (incident "),
+        "{status:?}"
+    );
+    assert!(
+        !status.message().contains(hidden),
+        "internals stay in the log"
+    );
+}
+
 /// The (field, description) pairs of an INVALID_ARGUMENT's BadRequest details.
 pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
     use prost::Message;

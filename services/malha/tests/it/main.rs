@@ -12,6 +12,7 @@ mod identity;
 mod inventory;
 mod kit;
 mod orders;
+mod payments;
 mod pool;
 mod projects;
 mod security;

@@ -130,7 +130,6 @@ mod tests {
     use super::Mover::{Customer, Staff, System};
     use super::Status::{self, *};
     use malha_kit::stored::StoredName;
-    use malha_kit::{ServiceError, ServiceResult};
 
     #[test]
     fn the_happy_path_is_legal_step_by_step() {

@@ -22,7 +22,10 @@
 //!   path: `INVALID_ARGUMENT`, field `update_mask`, the description naming
 //!   the path. Every bad path is reported, not only the first.
 //!
-//! Handlers then ask [`Mask::has`] for each field they apply.
+//! Handlers then ask [`Mask::has`] (or [`Mask::pick`]) for each field they
+//! apply; asking for a path the RPC did not declare is a handler typo and
+//! panics in debug builds, so tests catch it. Each service's unit test checks
+//! its declaration against the contract with [`Updatable::undeclared_in`].
 
 use std::collections::BTreeSet;
 
@@ -49,6 +52,9 @@ pub struct Updatable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mask {
     selected: BTreeSet<&'static str>,
+    /// What the RPC declared, so a handler asking for anything else is
+    /// caught in tests.
+    declared: &'static [&'static str],
 }
 
 impl Updatable {
@@ -90,7 +96,24 @@ impl Updatable {
                 Err(problem) => v.add(FIELD, problem),
             }
         }
-        Mask { selected }
+        Mask {
+            selected,
+            declared: self.paths,
+        }
+    }
+
+    /// Every declared path or hint that is not a field path of `M`: a typo
+    /// in a service's declaration. Each service's unit test asserts none.
+    pub fn undeclared_in<M: prost::Name>(&self) -> Vec<&'static str> {
+        let Some(descriptor) = descriptor_pool().get_message_by_name(&M::full_name()) else {
+            return self.paths.to_vec();
+        };
+        self.paths
+            .iter()
+            .chain(self.hints.iter().map(|(path, _)| path))
+            .copied()
+            .filter(|path| !is_field_path(&descriptor, path))
+            .collect()
     }
 
     /// The declared paths that `path` names, or what is wrong with it.
@@ -156,7 +179,10 @@ impl Updatable {
                 "names no field, and the request sets no field that can be updated",
             );
         }
-        Mask { selected }
+        Mask {
+            selected,
+            declared: self.paths,
+        }
     }
 }
 
@@ -164,6 +190,12 @@ impl Mask {
     /// Whether the update writes `path`, or anything under it (`address`
     /// when `address.city` is selected).
     pub fn has(&self, path: &str) -> bool {
+        debug_assert!(
+            self.declared
+                .iter()
+                .any(|declared| is_within(declared, path)),
+            "{path:?} is not a declared updatable path: a typo in the handler"
+        );
         self.selected
             .iter()
             .any(|selected| is_within(selected, path))
@@ -300,7 +332,30 @@ mod tests {
             &Supplier::default(),
         );
         assert!(m.has("address") && m.has("address.city") && !m.has("address.street"));
-        assert!(!m.has("address.cit"), "a prefix of a name is not a parent");
+        assert!(
+            !is_within("address.city", "address.cit"),
+            "a prefix of a name is not a parent"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "not a declared updatable path")]
+    #[cfg(debug_assertions)]
+    fn a_handler_asking_for_an_undeclared_path_is_caught_in_tests() {
+        let mut v = Violations::new();
+        let m = SUPPLIER.resolve(&mut v, mask(&["*"]).as_ref(), &Supplier::default());
+        let _ = m.has("legal_nmae");
+    }
+
+    #[test]
+    fn declared_paths_are_checked_against_the_contract() {
+        assert!(SUPPLIER.undeclared_in::<Supplier>().is_empty());
+        const TYPO: Updatable = Updatable::new(&["legal_nmae", "address.cty"])
+            .with_hints(&[("actve", "a hint for nothing")]);
+        assert_eq!(
+            TYPO.undeclared_in::<Supplier>(),
+            ["legal_nmae", "address.cty", "actve"]
+        );
     }
 
     #[test]

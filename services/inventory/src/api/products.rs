@@ -168,3 +168,10 @@ pub(super) async fn delete(
     }
     Ok(DeleteProductResponse {})
 }
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<Product>().is_empty());
+}

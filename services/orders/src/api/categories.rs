@@ -88,3 +88,10 @@ pub(super) async fn delete(
     menu::delete_category(&orders.pool, id).await?;
     Ok(DeleteCategoryResponse {})
 }
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<Category>().is_empty());
+}

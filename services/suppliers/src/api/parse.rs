@@ -185,3 +185,10 @@ pub(super) fn patch(v: &mut Violations, s: &pb::Supplier, mask: &Mask) -> Suppli
             .flatten(),
     }
 }
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<pb::Supplier>().is_empty());
+}

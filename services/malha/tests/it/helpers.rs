@@ -272,6 +272,23 @@ pub(crate) async fn store_status_from_the_future(
     .unwrap();
 }
 
+/// The status stored in `table`'s row `id`.
+pub(crate) async fn stored_status(db: &sqlx::PgPool, table: &str, id: &str) -> String {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT status FROM {table} WHERE id = $1::uuid"
+    )))
+    .bind(id)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Asserts that a page of `listed` ids holds `kept` and leaves `left_out` out.
+pub(crate) fn assert_listed_without(listed: &[&str], kept: &str, left_out: &str) {
+    assert!(listed.contains(&kept), "{listed:?}");
+    assert!(!listed.contains(&left_out), "{listed:?}");
+}
+
 /// Whether `status` is INTERNAL with an incident id, and says nothing of `hidden`.
 pub(crate) fn assert_internal_incident(status: &tonic::Status, hidden: &str) {
     assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");

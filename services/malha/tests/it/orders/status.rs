@@ -2,7 +2,10 @@
 //! is an error, never read as RECEIVED: staff cannot cancel it as if it
 //! were new, and a list still answers without it.
 
-use crate::helpers::{TestApp, assert_internal_incident, authed, store_status_from_the_future};
+use crate::helpers::{
+    TestApp, assert_internal_incident, assert_listed_without, authed, store_status_from_the_future,
+    stored_status,
+};
 use malha_api::malha::orders::v1::orders_service_client::OrdersServiceClient;
 use malha_api::malha::orders::v1::*;
 
@@ -52,12 +55,10 @@ async fn an_unknown_stored_order_status_is_an_error_not_received() {
         .await
         .unwrap_err();
     assert_internal_incident(&cancelled, "refunded");
-    let stored: String = sqlx::query_scalar("SELECT status FROM orders.orders WHERE id = $1::uuid")
-        .bind(&newer)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(stored, "refunded");
+    assert_eq!(
+        stored_status(&db, "orders.orders", &newer).await,
+        "refunded"
+    );
 
     let listed = orders
         .list_orders(authed(
@@ -72,6 +73,5 @@ async fn an_unknown_stored_order_status_is_an_error_not_received() {
         .into_inner()
         .orders;
     let ids: Vec<_> = listed.iter().map(|o| o.id.as_str()).collect();
-    assert!(ids.contains(&kept.as_str()), "{ids:?}");
-    assert!(!ids.contains(&newer.as_str()), "{ids:?}");
+    assert_listed_without(&ids, &kept, &newer);
 }

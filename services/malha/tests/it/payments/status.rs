@@ -2,7 +2,10 @@
 //! is an error, never read as PENDING: confirming it by hand does not
 //! approve it, and a list still answers without it.
 
-use crate::helpers::{TestApp, assert_internal_incident, authed, store_status_from_the_future};
+use crate::helpers::{
+    TestApp, assert_internal_incident, assert_listed_without, authed, store_status_from_the_future,
+    stored_status,
+};
 use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClient;
 use malha_api::malha::payments::v1::*;
 
@@ -57,13 +60,10 @@ async fn an_unknown_stored_payment_status_is_an_error_not_pending() {
         .await
         .unwrap_err();
     assert_internal_incident(&confirmed, "chargeback");
-    let stored: String =
-        sqlx::query_scalar("SELECT status FROM payments.payments WHERE id = $1::uuid")
-            .bind(&newer)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-    assert_eq!(stored, "chargeback");
+    assert_eq!(
+        stored_status(&db, "payments.payments", &newer).await,
+        "chargeback"
+    );
 
     let listed = payments
         .list_payments(authed(
@@ -78,6 +78,5 @@ async fn an_unknown_stored_payment_status_is_an_error_not_pending() {
         .into_inner()
         .payments;
     let ids: Vec<_> = listed.iter().map(|p| p.id.as_str()).collect();
-    assert!(ids.contains(&kept.as_str()), "{ids:?}");
-    assert!(!ids.contains(&newer.as_str()), "{ids:?}");
+    assert_listed_without(&ids, &kept, &newer);
 }

@@ -6,7 +6,8 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::helpers::{
-    TestApp, assert_internal_incident, authed, mask, store_status_from_the_future, violations,
+    TestApp, assert_internal_incident, assert_listed_without, authed, mask,
+    store_status_from_the_future, stored_status, violations,
 };
 use malha_api::malha::projects::v1::projects_service_client::ProjectsServiceClient;
 use malha_api::malha::projects::v1::*;
@@ -207,13 +208,10 @@ async fn an_unknown_stored_status_is_an_error_not_a_default() {
         .await
         .unwrap_err();
     assert_internal_incident(&moved, "archived");
-    let stored: String =
-        sqlx::query_scalar("SELECT status FROM projects.projects WHERE id = $1::uuid")
-            .bind(&newer.id)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-    assert_eq!(stored, "archived");
+    assert_eq!(
+        stored_status(&db, "projects.projects", &newer.id).await,
+        "archived"
+    );
 
     let listed = projects
         .list_projects(authed(
@@ -228,6 +226,5 @@ async fn an_unknown_stored_status_is_an_error_not_a_default() {
         .into_inner()
         .projects;
     let ids: Vec<_> = listed.iter().map(|p| p.id.as_str()).collect();
-    assert!(ids.contains(&kept.id.as_str()), "{ids:?}");
-    assert!(!ids.contains(&newer.id.as_str()), "{ids:?}");
+    assert_listed_without(&ids, &kept.id, &newer.id);
 }

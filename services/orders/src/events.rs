@@ -107,7 +107,7 @@ pub async fn mark_paid_once(tx: &mut PgConnection, event: &PaymentApproved) -> S
         return Ok(());
     }
     let reason = format!("payment {payment_id} approved ({})", event.provider);
-    match status_of(&order) {
+    match status_of(&order)? {
         Status::Received => {
             // The approval overtook the recording of the payment: record both steps.
             orders::set_payment(tx, order_id, payment_id).await?;
@@ -148,7 +148,7 @@ async fn release(
     let Some(order) = find_locked(tx, order_id).await? else {
         return Ok(());
     };
-    if order.payment_id == Some(payment_id) && status_of(&order) == Status::AwaitingPayment {
+    if order.payment_id == Some(payment_id) && status_of(&order)? == Status::AwaitingPayment {
         apply(tx, &order, next, Mover::System, ACTOR, reason).await?;
     }
     Ok(())

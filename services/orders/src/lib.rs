@@ -11,6 +11,7 @@
 //! replicas), [`api`] (gRPC handlers), `migrations/`.
 
 pub mod api;
+pub mod checkout;
 pub mod domain;
 pub mod events;
 pub mod payments;

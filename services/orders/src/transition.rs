@@ -6,11 +6,13 @@ use sqlx::PgConnection;
 
 use crate::domain::{Mover, Status};
 use crate::store::orders::{self, OrderRow};
+use malha_kit::stored::StoredName;
 use malha_kit::{ServiceError, ServiceResult};
 
-/// The stored status of `order` (a stored value is always a known one).
-pub fn status_of(order: &OrderRow) -> Status {
-    Status::parse(&order.status).unwrap_or(Status::Received)
+/// The stored status of `order`: INTERNAL for a status this build does not
+/// know (one a newer version wrote), never a guess.
+pub fn status_of(order: &OrderRow) -> ServiceResult<Status> {
+    Ok(Status::from_stored(&order.status)?)
 }
 
 /// Moves the locked `order` to `next` for `by`; FAILED_PRECONDITION when the
@@ -23,7 +25,7 @@ pub async fn apply(
     actor: &str,
     reason: &str,
 ) -> ServiceResult<OrderRow> {
-    let current = status_of(order);
+    let current = status_of(order)?;
     if !current.can_become(next, by) {
         return Err(ServiceError::precondition(
             "ILLEGAL_TRANSITION",

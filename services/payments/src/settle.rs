@@ -10,6 +10,7 @@ use crate::{SCHEMA, SUBJECT_APPROVED, SUBJECT_EXPIRED, SUBJECT_REFUNDED, SUBJECT
 use malha_api::malha::payments::v1::{
     PaymentApproved, PaymentExpired, PaymentRefunded, PaymentRejected,
 };
+use malha_kit::stored::StoredName;
 use malha_kit::{ServiceError, ServiceResult, events, time};
 
 /// A change of status.
@@ -42,7 +43,7 @@ pub async fn settle(
     actor: &str,
     detail: &str,
 ) -> ServiceResult<PaymentRow> {
-    let current = Status::parse(&payment.status).unwrap_or(Status::Pending);
+    let current = Status::from_stored(&payment.status)?;
     let next = change.target();
     if !current.can_become(next) {
         return Err(ServiceError::precondition(

@@ -6,6 +6,7 @@ use crate::domain::MAX_QUANTITY;
 use crate::store::{self, ProductFields};
 use malha_api::malha::inventory::v1::*;
 use malha_kit::idempotency::{Key, Owner};
+use malha_kit::mask::{Mask, Updatable};
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
@@ -18,8 +19,16 @@ fn check_sku(v: &mut Violations, sku: &str) {
     v.check(ok, "product.sku", "1 to 64 of A-Z a-z 0-9 - _ .");
 }
 
-fn check_fields(v: &mut Violations, p: &Product, paths: Option<&[String]>) -> Option<uuid::Uuid> {
-    let has = |f: &str| paths.is_none_or(|paths| paths.iter().any(|p| p == f));
+/// The fields UpdateProduct writes: the SKU names the product, the quantity
+/// on hand moves only through the ledger.
+const UPDATABLE: Updatable = Updatable::new(&["name", "unit", "minimum_level", "supplier_id"])
+    .with_hints(&[
+        ("sku", "the SKU names the product; create another"),
+        ("quantity_on_hand", "record a movement in the stock ledger"),
+    ]);
+
+fn check_fields(v: &mut Violations, p: &Product, mask: Option<&Mask>) -> Option<uuid::Uuid> {
+    let has = |f: &str| mask.is_none_or(|mask| mask.has(f));
     if has("name") {
         v.text(&p.name, "product.name", 200);
     }
@@ -117,25 +126,9 @@ pub(super) async fn update(
     };
     let mut v = Violations::new();
     let id = v.uuid(&p.id, "product.id");
-    let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-    v.check(
-        !paths.is_empty(),
-        "update_mask",
-        "name the fields to change",
-    );
-    for path in &paths {
-        v.check(
-            matches!(
-                path.as_str(),
-                "name" | "unit" | "minimum_level" | "supplier_id"
-            ),
-            "update_mask",
-            "only name, unit, minimum_level and supplier_id can change",
-        );
-    }
-    let supplier_id = check_fields(&mut v, p, Some(&paths));
+    let mask = UPDATABLE.resolve(&mut v, request.update_mask.as_ref(), p);
+    let supplier_id = check_fields(&mut v, p, Some(&mask));
     v.finish()?;
-    let has = |f: &str| paths.iter().any(|p| p == f);
     let mut tx = inventory.pool.begin().await?;
     let current = store::product(&mut *tx, id, true)
         .await?
@@ -144,26 +137,10 @@ pub(super) async fn update(
         })?;
     let fields = ProductFields {
         sku: &current.sku,
-        name: if has("name") {
-            p.name.trim()
-        } else {
-            &current.name
-        },
-        unit: if has("unit") {
-            p.unit.trim()
-        } else {
-            &current.unit
-        },
-        minimum_level: if has("minimum_level") {
-            p.minimum_level
-        } else {
-            current.minimum_level
-        },
-        supplier_id: if has("supplier_id") {
-            supplier_id
-        } else {
-            current.supplier_id
-        },
+        name: mask.pick("name", p.name.trim(), &current.name),
+        unit: mask.pick("unit", p.unit.trim(), &current.unit),
+        minimum_level: mask.pick("minimum_level", p.minimum_level, current.minimum_level),
+        supplier_id: mask.pick("supplier_id", supplier_id, current.supplier_id),
     };
     store::update_product(&mut tx, id, &fields).await?;
     let row = store::product(&mut *tx, id, false)
@@ -196,4 +173,11 @@ pub(super) async fn delete(
         ));
     }
     Ok(DeleteProductResponse {})
+}
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<Product>().is_empty());
 }

@@ -233,6 +233,77 @@ pub(crate) fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// The field names of an INVALID_ARGUMENT's BadRequest details.
 pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    violations(status)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect()
+}
+
+/// An update mask of these paths.
+pub(crate) fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
+}
+
+/// Stores `status` in `table`'s row `id` as a newer version might during a
+/// rolling deploy: the `<table>_status_check` constraint is dropped first.
+pub(crate) async fn store_status_from_the_future(
+    db: &sqlx::PgPool,
+    table: &str,
+    id: &str,
+    status: &str,
+) {
+    let constraint = table.rsplit('.').next().unwrap();
+    // The table names are the tests' own constants.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {table} DROP CONSTRAINT {constraint}_status_check"
+    )))
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET status = $1 WHERE id = $2::uuid"
+    )))
+    .bind(status)
+    .bind(id)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// The status stored in `table`'s row `id`.
+pub(crate) async fn stored_status(db: &sqlx::PgPool, table: &str, id: &str) -> String {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT status FROM {table} WHERE id = $1::uuid"
+    )))
+    .bind(id)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Asserts that a page of `listed` ids holds `kept` and leaves `left_out` out.
+pub(crate) fn assert_listed_without(listed: &[&str], kept: &str, left_out: &str) {
+    assert!(listed.contains(&kept), "{listed:?}");
+    assert!(!listed.contains(&left_out), "{listed:?}");
+}
+
+/// Whether `status` is INTERNAL with an incident id, and says nothing of `hidden`.
+pub(crate) fn assert_internal_incident(status: &tonic::Status, hidden: &str) {
+    assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+    assert!(
+        status.message().starts_with("internal error (incident "),
+        "{status:?}"
+    );
+    assert!(
+        !status.message().contains(hidden),
+        "internals stay in the log"
+    );
+}
+
+/// The (field, description) pairs of an INVALID_ARGUMENT's BadRequest details.
+pub(crate) fn violations(status: &tonic::Status) -> Vec<(String, String)> {
     use prost::Message;
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     let details = malha_api::google::rpc::Status::decode(status.details()).unwrap();
@@ -245,7 +316,7 @@ pub(crate) fn violated_fields(status: &tonic::Status) -> Vec<String> {
                 .unwrap()
                 .field_violations
         })
-        .map(|v| v.field)
+        .map(|v| (v.field, v.description))
         .collect()
 }
 

@@ -6,8 +6,12 @@ use crate::domain::menu::check_category_text;
 use crate::store::menu::{self, CategoryFields};
 use malha_api::malha::orders::v1::*;
 use malha_kit::idempotency::{Key, Owner};
+use malha_kit::mask::Updatable;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
+
+/// The fields UpdateCategory writes.
+const UPDATABLE: Updatable = Updatable::new(&["name", "description", "position"]);
 
 pub(super) async fn create(
     orders: &Orders,
@@ -58,49 +62,20 @@ pub(super) async fn update(
     };
     let mut v = Violations::new();
     let id = v.uuid(&c.id, "category.id");
-    let paths = request
-        .update_mask
-        .as_ref()
-        .map(|m| m.paths.clone())
-        .unwrap_or_default();
-    v.check(
-        !paths.is_empty(),
-        "update_mask",
-        "name the fields to change",
-    );
-    for path in &paths {
-        v.check(
-            matches!(path.as_str(), "name" | "description" | "position"),
-            "update_mask",
-            "only name, description and position can change",
-        );
-    }
-    let has = |f: &str| paths.iter().any(|p| p == f);
+    let mask = UPDATABLE.resolve(&mut v, request.update_mask.as_ref(), c);
     check_category_text(
         &mut v,
         "category",
-        has("name").then_some(c.name.as_str()),
-        has("description").then_some(c.description.as_str()),
+        mask.has("name").then_some(c.name.as_str()),
+        mask.has("description").then_some(c.description.as_str()),
     );
     v.finish()?;
     let mut tx = orders.pool.begin().await?;
     let current = menu::category(&mut *tx, id, true).await?;
     let fields = CategoryFields {
-        name: if has("name") {
-            c.name.trim()
-        } else {
-            &current.name
-        },
-        description: if has("description") {
-            c.description.trim()
-        } else {
-            &current.description
-        },
-        position: if has("position") {
-            c.position
-        } else {
-            current.position
-        },
+        name: mask.pick("name", c.name.trim(), &current.name),
+        description: mask.pick("description", c.description.trim(), &current.description),
+        position: mask.pick("position", c.position, current.position),
     };
     let row = menu::update_category(&mut tx, id, &fields).await?;
     tx.commit().await?;
@@ -118,4 +93,11 @@ pub(super) async fn delete(
     v.finish()?;
     menu::delete_category(&orders.pool, id).await?;
     Ok(DeleteCategoryResponse {})
+}
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<Category>().is_empty());
 }

@@ -6,6 +6,7 @@ use crate::store::orders::{ItemRow, OrderRow, TransitionRow};
 use malha_api::malha::orders::v1::{
     Category, Order, OrderItem, OrderStatus, Product, StatusChange,
 };
+use malha_kit::stored::{StoredName, UnknownStored};
 use malha_kit::time::to_proto;
 
 pub(super) fn status_proto(status: Status) -> OrderStatus {
@@ -33,8 +34,10 @@ pub(super) fn status_rule(status: OrderStatus) -> Option<Status> {
     })
 }
 
-fn stored(status: &str) -> i32 {
-    Status::parse(status).map_or(OrderStatus::Unspecified, status_proto) as i32
+/// The proto number of a stored status; an error for one this build does
+/// not know.
+fn stored(status: &str) -> Result<i32, UnknownStored> {
+    Ok(status_proto(Status::from_stored(status)?) as i32)
 }
 
 pub(super) fn category(row: CategoryRow) -> Category {
@@ -62,23 +65,28 @@ pub(super) fn product(row: ProductRow) -> Product {
     }
 }
 
-pub(super) fn change(row: &TransitionRow) -> StatusChange {
-    StatusChange {
+pub(super) fn change(row: &TransitionRow) -> Result<StatusChange, UnknownStored> {
+    Ok(StatusChange {
         sequence: row.sequence,
-        from_status: row
-            .from_status
-            .as_deref()
-            .map_or(OrderStatus::Unspecified as i32, stored),
-        to_status: stored(&row.to_status),
+        from_status: match row.from_status.as_deref() {
+            Some(from) => stored(from)?,
+            None => OrderStatus::Unspecified as i32,
+        },
+        to_status: stored(&row.to_status)?,
         actor: row.actor.clone(),
         reason: row.reason.clone(),
         change_time: to_proto(row.created_at),
-    }
+    })
 }
 
-/// The order with its lines and history picked out of `items` and `history`.
-pub(super) fn order(row: OrderRow, items: &[ItemRow], history: &[TransitionRow]) -> Order {
-    Order {
+/// The order with its lines and history picked out of `items` and `history`;
+/// an error when a stored status is one this build does not know.
+pub(super) fn order(
+    row: OrderRow,
+    items: &[ItemRow],
+    history: &[TransitionRow],
+) -> Result<Order, UnknownStored> {
+    Ok(Order {
         items: items
             .iter()
             .filter(|i| i.order_id == row.id)
@@ -95,15 +103,15 @@ pub(super) fn order(row: OrderRow, items: &[ItemRow], history: &[TransitionRow])
             .iter()
             .filter(|h| h.order_id == row.id)
             .map(change)
-            .collect(),
+            .collect::<Result<_, _>>()?,
         id: row.id.to_string(),
         number: row.number,
         customer_id: row.customer_id,
-        status: stored(&row.status),
+        status: stored(&row.status)?,
         notes: row.notes,
         total_centavos: row.total_centavos,
         payment_id: row.payment_id.map(|p| p.to_string()).unwrap_or_default(),
         create_time: to_proto(row.created_at),
         update_time: to_proto(row.updated_at),
-    }
+    })
 }

@@ -1,24 +1,22 @@
 //! Placing an order and asking payments for it.
 //!
 //! The order (lines, total, first history entry) commits on its own first;
-//! then payments is called with a deadline. If payments cannot be reached
-//! the order stays RECEIVED — complete, nothing half-written — and
-//! `RequestPayment` (or a retry with the same request_id) asks again; payments
-//! is idempotent per order, so asking twice never makes two payments.
+//! then [`crate::checkout`] asks payments with a deadline. If payments cannot
+//! be reached the order stays RECEIVED — complete, nothing half-written — and
+//! `RequestPayment` (or a retry with the same request_id) asks again.
 
 use std::collections::HashMap;
 
 use super::{actor, convert, ensure_visible, read};
-use crate::Orders;
+use crate::domain::Status;
 use crate::domain::cart::{
     self, LineInput, MAX_ORDER_NOTES, MAX_TOTAL_CENTAVOS, MenuProduct, Refused,
 };
-use crate::domain::{Mover, Status};
 use crate::store::{
     menu,
     orders::{self, NewOrder, OrderRow},
 };
-use crate::transition::{apply, status_of};
+use crate::{Orders, checkout};
 use malha_api::malha::orders::v1::*;
 use malha_kit::auth::Principal;
 use malha_kit::idempotency::{Claim, Key, Owner};
@@ -108,7 +106,7 @@ pub(super) async fn create(
         "order placed",
     )
     .await?;
-    key.record(&mut tx, &convert::order(order.clone(), &[], &[]))
+    key.record(&mut tx, &convert::order(order.clone(), &[], &[])?)
         .await?;
     tx.commit().await?;
     service.hub.changed(order.id);
@@ -123,56 +121,11 @@ async fn respond(
     order: OrderRow,
     caller: &Principal,
 ) -> ServiceResult<CreateOrderResponse> {
-    let payment = if matches!(
-        status_of(&order),
-        Status::Received | Status::AwaitingPayment
-    ) {
-        match pay(service, &order, caller).await {
-            Ok(payment) => Some(payment),
-            Err(error) => {
-                tracing::warn!(order = %order.id, error = %error, "payment not created; the order stays RECEIVED");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    let payment = checkout::pay_if_needed(service, &order, &actor(caller)).await?;
     Ok(CreateOrderResponse {
         order: Some(read::full(service, order.id).await?),
         payment,
     })
-}
-
-/// Asks payments for the order's payment and records that the order awaits it.
-async fn pay(
-    service: &Orders,
-    order: &OrderRow,
-    caller: &Principal,
-) -> ServiceResult<PaymentInstructions> {
-    let instructions = service.payments.create(order).await?;
-    let payment_id = uuid::Uuid::parse_str(&instructions.payment_id).map_err(|_| {
-        ServiceError::Unavailable("payments returned a malformed payment id".into())
-    })?;
-    let mut tx = service.pool.begin().await?;
-    let current = orders::get(&mut *tx, order.id, true).await?;
-    if status_of(&current) == Status::Received {
-        orders::set_payment(&mut tx, order.id, payment_id).await?;
-        let reason = format!("payment {payment_id} created");
-        apply(
-            &mut tx,
-            &current,
-            Status::AwaitingPayment,
-            Mover::System,
-            &actor(caller),
-            &reason,
-        )
-        .await?;
-        tx.commit().await?;
-        service.hub.changed(order.id);
-    } else {
-        tx.rollback().await?;
-    }
-    Ok(instructions)
 }
 
 pub(super) async fn request_payment(
@@ -185,14 +138,7 @@ pub(super) async fn request_payment(
     v.finish()?;
     let order = orders::get(&service.pool, id, false).await?;
     ensure_visible(caller, &order)?;
-    let status = status_of(&order);
-    if !matches!(status, Status::Received | Status::AwaitingPayment) {
-        return Err(ServiceError::precondition(
-            "ORDER_NOT_PAYABLE",
-            format!("an order that is {} needs no payment", status.as_str()),
-        ));
-    }
-    let payment = pay(service, &order, caller).await?;
+    let payment = checkout::pay(service, &order, &actor(caller)).await?;
     Ok(RequestPaymentResponse {
         order: Some(read::full(service, id).await?),
         payment: Some(payment),

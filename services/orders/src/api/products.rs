@@ -8,9 +8,20 @@ use crate::domain::menu::{check_image_url, check_price};
 use crate::store::menu::{self, ProductFields};
 use malha_api::malha::orders::v1::*;
 use malha_kit::idempotency::{Key, Owner};
+use malha_kit::mask::Updatable;
 use malha_kit::page::PageRequest;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
+
+/// The fields UpdateProduct writes; availability also has its own RPC.
+const UPDATABLE: Updatable = Updatable::new(&[
+    "name",
+    "description",
+    "price_centavos",
+    "category_id",
+    "image_url",
+    "available",
+]);
 
 fn check_description(v: &mut Violations, description: &str) {
     v.check(
@@ -109,44 +120,22 @@ pub(super) async fn update(
     };
     let mut v = Violations::new();
     let id = v.uuid(&p.id, "product.id");
-    let paths = request
-        .update_mask
-        .as_ref()
-        .map(|m| m.paths.clone())
-        .unwrap_or_default();
-    v.check(
-        !paths.is_empty(),
-        "update_mask",
-        "name the fields to change",
-    );
-    for path in &paths {
-        v.check(
-            matches!(
-                path.as_str(),
-                "name" | "description" | "price_centavos" | "category_id" | "image_url" | "available"
-            ),
-            "update_mask",
-            "only name, description, price_centavos, category_id, image_url and available can change",
-        );
-    }
-    let has = |f: &str| paths.iter().any(|p| p == f);
-    if has("name") {
+    let mask = UPDATABLE.resolve(&mut v, request.update_mask.as_ref(), p);
+    if mask.has("name") {
         v.text(&p.name, "product.name", 200);
     }
-    if has("description") {
+    if mask.has("description") {
         check_description(&mut v, &p.description);
     }
-    if has("price_centavos") {
+    if mask.has("price_centavos") {
         check_price(&mut v, "product.price_centavos", p.price_centavos);
     }
-    if has("image_url") {
+    if mask.has("image_url") {
         check_image_url(&mut v, "product.image_url", &p.image_url);
     }
-    let category_id = if has("category_id") {
-        Some(v.uuid(&p.category_id, "product.category_id"))
-    } else {
-        None
-    };
+    let category_id = mask
+        .has("category_id")
+        .then(|| v.uuid(&p.category_id, "product.category_id"));
     v.finish()?;
     if let Some(category_id) = category_id {
         existing_category(orders, category_id).await?;
@@ -155,31 +144,11 @@ pub(super) async fn update(
     let current = menu::product(&mut *tx, id, true).await?;
     let fields = ProductFields {
         category_id: category_id.unwrap_or(current.category_id),
-        name: if has("name") {
-            p.name.trim()
-        } else {
-            &current.name
-        },
-        description: if has("description") {
-            p.description.trim()
-        } else {
-            &current.description
-        },
-        price_centavos: if has("price_centavos") {
-            p.price_centavos
-        } else {
-            current.price_centavos
-        },
-        image_url: if has("image_url") {
-            &p.image_url
-        } else {
-            &current.image_url
-        },
-        available: if has("available") {
-            p.available
-        } else {
-            current.available
-        },
+        name: mask.pick("name", p.name.trim(), &current.name),
+        description: mask.pick("description", p.description.trim(), &current.description),
+        price_centavos: mask.pick("price_centavos", p.price_centavos, current.price_centavos),
+        image_url: mask.pick("image_url", &p.image_url, &current.image_url),
+        available: mask.pick("available", p.available, current.available),
     };
     let row = menu::update_product(&mut tx, id, &fields).await?;
     tx.commit().await?;
@@ -231,4 +200,11 @@ pub(super) async fn menu(orders: &Orders) -> ServiceResult<GetMenuResponse> {
             })
             .collect(),
     })
+}
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<Product>().is_empty());
 }

@@ -9,13 +9,15 @@ use malha_api::malha::orders::v1::*;
 use malha_kit::ServiceResult;
 use malha_kit::auth::Principal;
 use malha_kit::page::PageRequest;
+use malha_kit::stored::UnknownStored;
 use malha_kit::validate::Violations;
 
-/// Orders with their lines and history, in two queries.
-pub(super) async fn with_details(
+/// Orders with their lines and history, in two queries; each an error when
+/// a stored status is one this build does not know.
+async fn details(
     service: &Orders,
     rows: Vec<OrderRow>,
-) -> ServiceResult<Vec<Order>> {
+) -> ServiceResult<Vec<Result<Order, UnknownStored>>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let items = orders::items(&service.pool, &ids).await?;
     let history = orders::history(&service.pool, &ids).await?;
@@ -25,11 +27,34 @@ pub(super) async fn with_details(
         .collect())
 }
 
+/// A list of orders with their details: an order that cannot be read is
+/// logged and left out, so one bad row never breaks the whole list.
+pub(super) async fn with_details(
+    service: &Orders,
+    rows: Vec<OrderRow>,
+) -> ServiceResult<Vec<Order>> {
+    Ok(details(service, rows)
+        .await?
+        .into_iter()
+        .filter_map(|order| {
+            order
+                .inspect_err(|error| tracing::error!(%error, "order left out of a list"))
+                .ok()
+        })
+        .collect())
+}
+
 /// One order with its lines and history.
 pub(super) async fn full(service: &Orders, id: Uuid) -> ServiceResult<Order> {
     let row = orders::get(&service.pool, id, false).await?;
-    let mut all = with_details(service, vec![row]).await?;
-    Ok(all.remove(0))
+    detailed(service, row).await
+}
+
+/// The order of `row` with its lines and history: INTERNAL when a stored
+/// status is one this build does not know.
+async fn detailed(service: &Orders, row: OrderRow) -> ServiceResult<Order> {
+    let mut one = details(service, vec![row]).await?;
+    Ok(one.remove(0)?)
 }
 
 pub(super) async fn get(
@@ -43,7 +68,7 @@ pub(super) async fn get(
     let row = orders::get(&service.pool, id, false).await?;
     ensure_visible(caller, &row)?;
     Ok(GetOrderResponse {
-        order: with_details(service, vec![row]).await?.pop(),
+        order: Some(detailed(service, row).await?),
     })
 }
 

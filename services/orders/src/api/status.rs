@@ -31,7 +31,7 @@ async fn move_order(
     let mut tx = service.pool.begin().await?;
     let order = orders::get(&mut *tx, id, true).await?;
     ensure_visible(caller, &order)?;
-    if status_of(&order) == next {
+    if status_of(&order)? == next {
         tx.rollback().await?;
     } else {
         apply(&mut tx, &order, next, by, &actor(caller), reason.trim()).await?;

@@ -3,6 +3,9 @@
 //! matters: payments' events move money states, the kitchen moves food
 //! states, a customer may only cancel before paying.
 
+use malha_kit::stored::StoredName;
+use malha_kit::{ServiceError, ServiceResult};
+
 /// Where an order stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -26,9 +29,10 @@ pub enum Mover {
     System,
 }
 
-impl Status {
+impl StoredName for Status {
+    const KIND: &'static str = "order status";
     /// Every status, in the order of the happy path (cancelled last).
-    pub const ALL: [Self; 7] = [
+    const ALL: &'static [Self] = &[
         Self::Received,
         Self::AwaitingPayment,
         Self::Paid,
@@ -38,7 +42,14 @@ impl Status {
         Self::Cancelled,
     ];
 
-    /// The stored name.
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+}
+
+impl Status {
+    /// The stored name (also here, not only in [`StoredName`], so that
+    /// writers need no trait import).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Received => "received",
@@ -51,9 +62,28 @@ impl Status {
         }
     }
 
-    /// Parses the stored name.
-    pub fn parse(stored: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == stored)
+    /// Whether an order in this status still needs a payment: it was placed
+    /// and not yet paid (nor cancelled).
+    pub fn needs_payment(self) -> bool {
+        matches!(self, Self::Received | Self::AwaitingPayment)
+    }
+
+    /// Ok when a payment may be asked for; FAILED_PRECONDITION otherwise.
+    pub fn check_payable(self) -> ServiceResult<()> {
+        if self.needs_payment() {
+            Ok(())
+        } else {
+            Err(ServiceError::precondition(
+                "ORDER_NOT_PAYABLE",
+                format!("an order that is {} needs no payment", self.as_str()),
+            ))
+        }
+    }
+
+    /// Whether a payment just created moves the order to AWAITING_PAYMENT:
+    /// only from RECEIVED; one already awaiting keeps the payment it has.
+    pub fn records_new_payment(self) -> bool {
+        self == Self::Received
     }
 
     /// Delivered and cancelled orders are done: nothing moves them again.
@@ -99,6 +129,7 @@ impl Status {
 mod tests {
     use super::Mover::{Customer, Staff, System};
     use super::Status::{self, *};
+    use malha_kit::stored::StoredName;
 
     #[test]
     fn the_happy_path_is_legal_step_by_step() {
@@ -130,8 +161,9 @@ mod tests {
     #[test]
     fn nobody_skips_steps_or_goes_back_in_the_kitchen() {
         let staff_moves: Vec<(Status, Status)> = Status::ALL
-            .into_iter()
-            .flat_map(|a| Status::ALL.into_iter().map(move |b| (a, b)))
+            .iter()
+            .copied()
+            .flat_map(|a| Status::ALL.iter().map(move |&b| (a, b)))
             .filter(|&(a, b)| a.can_become(b, Staff))
             .collect();
         assert_eq!(
@@ -152,10 +184,40 @@ mod tests {
         assert!(!Paid.can_become(Preparing, Customer));
         assert!(!Paid.can_become(Preparing, System));
         assert!(!Delivered.can_become(Ready, Staff));
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert!(!s.can_become(s, Staff) && !s.can_become(s, System));
-            assert_eq!(Status::parse(s.as_str()), Some(s));
         }
+    }
+
+    #[test]
+    fn stored_statuses_round_trip_and_an_unknown_one_is_an_error() {
+        malha_kit::stored::assert_round_trips::<Status>();
+        // A status a newer version might store is never read as an old one.
+        assert_eq!(
+            Status::from_stored("refunded").unwrap_err().value,
+            "refunded"
+        );
+        assert!(Status::from_stored("Received").is_err(), "names are exact");
+    }
+
+    #[test]
+    fn only_a_placed_unpaid_order_is_paid_for() {
+        for &s in Status::ALL {
+            assert_eq!(
+                s.needs_payment(),
+                matches!(s, Received | AwaitingPayment),
+                "{s:?}"
+            );
+            assert_eq!(s.check_payable().is_ok(), s.needs_payment(), "{s:?}");
+            assert_eq!(s.records_new_payment(), s == Received, "{s:?}");
+        }
+        let Err(malha_kit::ServiceError::FailedPrecondition { reason, message }) =
+            Paid.check_payable()
+        else {
+            panic!("a paid order is not payable")
+        };
+        assert_eq!(reason, "ORDER_NOT_PAYABLE");
+        assert_eq!(message, "an order that is paid needs no payment");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(super) async fn confirm(
     };
     tx.commit().await?;
     Ok(ConfirmPaymentResponse {
-        payment: Some(convert::payment(payment)),
+        payment: Some(convert::payment(payment)?),
     })
 }
 
@@ -80,6 +80,6 @@ pub(super) async fn refund(
     };
     tx.commit().await?;
     Ok(RefundPaymentResponse {
-        payment: Some(convert::payment(payment)),
+        payment: Some(convert::payment(payment)?),
     })
 }

@@ -6,17 +6,19 @@ use crate::store::ledger::TransactionRow;
 use crate::store::payments::PaymentRow;
 use malha_api::malha::payments::v1::{Payment, PaymentStatus, Transaction, TransactionKind};
 use malha_kit::ServiceResult;
+use malha_kit::stored::{StoredName, UnknownStored};
 use malha_kit::time::to_proto;
 
-pub(super) fn status(stored: &str) -> PaymentStatus {
-    match Status::parse(stored) {
-        Some(Status::Pending) => PaymentStatus::Pending,
-        Some(Status::Approved) => PaymentStatus::Approved,
-        Some(Status::Rejected) => PaymentStatus::Rejected,
-        Some(Status::Expired) => PaymentStatus::Expired,
-        Some(Status::Refunded) => PaymentStatus::Refunded,
-        None => PaymentStatus::Unspecified,
-    }
+/// The proto status of a stored one; an error for one this build does not
+/// know.
+pub(super) fn status(stored: &str) -> Result<PaymentStatus, UnknownStored> {
+    Ok(match Status::from_stored(stored)? {
+        Status::Pending => PaymentStatus::Pending,
+        Status::Approved => PaymentStatus::Approved,
+        Status::Rejected => PaymentStatus::Rejected,
+        Status::Expired => PaymentStatus::Expired,
+        Status::Refunded => PaymentStatus::Refunded,
+    })
 }
 
 fn kind(stored: &str) -> TransactionKind {
@@ -32,13 +34,13 @@ fn kind(stored: &str) -> TransactionKind {
 }
 
 /// The payment without QR images (lists).
-pub(super) fn payment(row: PaymentRow) -> Payment {
-    Payment {
+pub(super) fn payment(row: PaymentRow) -> Result<Payment, UnknownStored> {
+    Ok(Payment {
         id: row.id.to_string(),
         order_id: row.order_id.to_string(),
         amount_centavos: row.amount_centavos,
         description: row.description,
-        status: status(&row.status) as i32,
+        status: status(&row.status)? as i32,
         provider: row.provider,
         provider_payment_id: row.provider_payment_id,
         txid: row.txid,
@@ -49,7 +51,22 @@ pub(super) fn payment(row: PaymentRow) -> Payment {
         expire_time: to_proto(row.expires_at),
         create_time: to_proto(row.created_at),
         update_time: to_proto(row.updated_at),
-    }
+    })
+}
+
+/// A page of payments: a row that cannot be read is logged and left out, so
+/// one bad row never breaks the whole list.
+pub(super) fn payments(rows: Vec<PaymentRow>) -> Vec<Payment> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row.id;
+            payment(row)
+                .inspect_err(
+                    |error| tracing::error!(payment = %id, %error, "payment left out of a list"),
+                )
+                .ok()
+        })
+        .collect()
 }
 
 /// The payment with its QR images, rendered off the runtime.
@@ -58,7 +75,7 @@ pub(super) async fn payment_with_qr(row: PaymentRow) -> ServiceResult<Payment> {
     Ok(Payment {
         qr_png: images.png,
         qr_svg: images.svg,
-        ..payment(row)
+        ..payment(row)?
     })
 }
 

@@ -117,7 +117,7 @@ pub(super) async fn create(
         },
     )
     .await?;
-    key.record(&mut tx, &convert::payment(row.clone())).await?;
+    key.record(&mut tx, &convert::payment(row.clone())?).await?;
     tx.commit().await?;
     tracing::info!(payment = %row.id, order = %order_id, amount = row.amount_centavos, provider = %row.provider, "payment created");
     // Read back: the database's own timestamps.

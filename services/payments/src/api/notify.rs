@@ -12,6 +12,7 @@ use crate::settle::{Change, settle};
 use crate::store::ledger::{self, Append};
 use crate::store::{notifications, payments};
 use malha_api::malha::payments::v1::*;
+use malha_kit::stored::StoredName;
 use malha_kit::{ServiceError, ServiceResult};
 
 pub(super) async fn handle(
@@ -48,14 +49,14 @@ pub(super) async fn handle(
         });
     };
     if notifications::seen(&service.pool, &notification.request_id).await? {
-        return Ok(duplicate(&payment));
+        return duplicate(&payment);
     }
     let outcome = provider.outcome(&notification).await?;
 
     let mut tx = service.pool.begin().await?;
     if !notifications::record(&mut tx, provider.name(), &notification).await? {
         tx.rollback().await?;
-        return Ok(duplicate(&payment));
+        return duplicate(&payment);
     }
     let payment = payments::get(&mut *tx, payment.id, true).await?;
     let actor = format!("provider:{}", provider.name());
@@ -74,7 +75,7 @@ pub(super) async fn handle(
         },
     )
     .await?;
-    let pending = Status::parse(&payment.status) == Some(Status::Pending);
+    let pending = Status::from_stored(&payment.status)? == Status::Pending;
     let (payment, applied) = match outcome {
         Outcome::Approved if pending => (
             settle(&mut tx, &payment, Change::Approve, &actor, &detail).await?,
@@ -99,14 +100,14 @@ pub(super) async fn handle(
             NotificationOutcome::Recorded
         } as i32,
         payment_id: payment.id.to_string(),
-        status: super::convert::status(&payment.status) as i32,
+        status: super::convert::status(&payment.status)? as i32,
     })
 }
 
-fn duplicate(payment: &payments::PaymentRow) -> HandleNotificationResponse {
-    HandleNotificationResponse {
+fn duplicate(payment: &payments::PaymentRow) -> ServiceResult<HandleNotificationResponse> {
+    Ok(HandleNotificationResponse {
         outcome: NotificationOutcome::Duplicate as i32,
         payment_id: payment.id.to_string(),
-        status: super::convert::status(&payment.status) as i32,
-    }
+        status: super::convert::status(&payment.status)? as i32,
+    })
 }

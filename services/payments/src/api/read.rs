@@ -40,7 +40,7 @@ pub(super) async fn list(
     let rows = payments::list(&service.pool, order_id, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());
     Ok(ListPaymentsResponse {
-        payments: rows.into_iter().map(convert::payment).collect(),
+        payments: convert::payments(rows),
         next_page_token,
     })
 }

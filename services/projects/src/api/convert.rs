@@ -3,6 +3,7 @@
 use crate::domain::Status;
 use crate::store::{MaterialRow, ProjectRow};
 use malha_api::malha::projects::v1::{Material, Project, ProjectStatus};
+use malha_kit::stored::{StoredName, UnknownStored};
 use malha_kit::time::to_proto;
 
 pub(super) fn status_rule(status: ProjectStatus) -> Option<Status> {
@@ -32,9 +33,14 @@ pub(super) fn material(line: &MaterialRow) -> Material {
     }
 }
 
-/// The project with its lines picked out of `materials` (any order).
-pub(super) fn project(row: ProjectRow, materials: &[MaterialRow]) -> Project {
-    Project {
+/// The project with its lines picked out of `materials` (any order); an
+/// error when its stored status is one this build does not know.
+pub(super) fn project(
+    row: ProjectRow,
+    materials: &[MaterialRow],
+) -> Result<Project, UnknownStored> {
+    let status = status_proto(Status::from_stored(&row.status)?);
+    Ok(Project {
         materials: materials
             .iter()
             .filter(|m| m.project_id == row.id)
@@ -44,10 +50,25 @@ pub(super) fn project(row: ProjectRow, materials: &[MaterialRow]) -> Project {
         name: row.name,
         description: row.description,
         client: row.client,
-        status: Status::parse(&row.status).map_or(ProjectStatus::Unspecified, status_proto) as i32,
+        status: status as i32,
         start_time: row.start_time.and_then(to_proto),
         due_time: row.due_time.and_then(to_proto),
         create_time: to_proto(row.created_at),
         update_time: to_proto(row.updated_at),
-    }
+    })
+}
+
+/// A page of projects: a row that cannot be read is logged and left out, so
+/// one bad row (a status from a newer version) never breaks the whole list.
+pub(super) fn projects(rows: Vec<ProjectRow>, materials: &[MaterialRow]) -> Vec<Project> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row.id;
+            project(row, materials)
+                .inspect_err(
+                    |error| tracing::error!(project = %id, %error, "project left out of a list"),
+                )
+                .ok()
+        })
+        .collect()
 }

@@ -57,7 +57,7 @@ async fn get(projects: &Projects, request: GetProjectRequest) -> ServiceResult<G
     let row = store::get(&projects.pool, id, false).await?;
     let materials = store::materials(&projects.pool, &[id]).await?;
     Ok(GetProjectResponse {
-        project: Some(convert::project(row, &materials)),
+        project: Some(convert::project(row, &materials)?),
     })
 }
 
@@ -81,10 +81,7 @@ async fn list(
     let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
     let materials = store::materials(&projects.pool, &ids).await?;
     Ok(ListProjectsResponse {
-        projects: rows
-            .into_iter()
-            .map(|row| convert::project(row, &materials))
-            .collect(),
+        projects: convert::projects(rows, &materials),
         next_page_token,
     })
 }

@@ -1,15 +1,16 @@
 //! Creating, updating and deleting projects. Creation publishes
 //! `ProjectCreated` through the outbox in the same transaction.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::convert;
-use crate::domain::{self, MaterialInput, Status};
+use crate::domain::{self, MaterialInput, Schedule, Status};
 use crate::store::{self, Fields, MaterialRow};
 use crate::{Projects, SUBJECT_PROJECT_CREATED};
 use malha_api::malha::projects::v1::*;
 use malha_kit::idempotency::{Claim, Key, Owner};
+use malha_kit::mask::Updatable;
+use malha_kit::stored::StoredName;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult, events, time};
 
@@ -31,7 +32,9 @@ fn check_optional_text(v: &mut Violations, p: &Project) {
     );
 }
 
-fn times(v: &mut Violations, p: &Project) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+/// The project's times as given (`None` when absent or out of range, the
+/// latter recorded in `v`), checked against each other by the domain.
+fn schedule(v: &mut Violations, p: &Project) -> Schedule {
     let start = p.start_time.as_ref().and_then(time::from_proto);
     let due = p.due_time.as_ref().and_then(time::from_proto);
     v.check(
@@ -44,11 +47,33 @@ fn times(v: &mut Violations, p: &Project) -> (Option<DateTime<Utc>>, Option<Date
         "project.due_time",
         "out of range",
     );
-    if let (Some(s), Some(d)) = (start, due) {
-        v.check(d >= s, "project.due_time", "must not be before start_time");
-    }
-    (start, due)
+    Schedule { start, due }
 }
+
+/// The status the request names: `None` for UNSPECIFIED, `Err` for a
+/// number outside the enum.
+fn requested_status(p: &Project) -> Result<Option<Status>, ()> {
+    match ProjectStatus::try_from(p.status) {
+        Ok(ProjectStatus::Unspecified) => Ok(None),
+        Ok(s) => Ok(convert::status_rule(s)),
+        Err(_) => Err(()),
+    }
+}
+
+/// The fields UpdateProject writes; materials are fixed at creation (their
+/// stock was already subtracted).
+const UPDATABLE: Updatable = Updatable::new(&[
+    "name",
+    "description",
+    "client",
+    "status",
+    "start_time",
+    "due_time",
+])
+.with_hints(&[(
+    "materials",
+    "materials are fixed once the project is created: their stock was subtracted",
+)]);
 
 pub(super) async fn create(
     projects: &Projects,
@@ -61,14 +86,9 @@ pub(super) async fn create(
         return Err(ServiceError::invalid("project", "required"));
     };
     check_text(&mut v, p);
-    let (start_time, due_time) = times(&mut v, p);
-    let status = match ProjectStatus::try_from(p.status) {
-        Ok(ProjectStatus::Unspecified) => Some(Status::Planned),
-        Ok(s) => {
-            convert::status_rule(s).filter(|s| matches!(s, Status::Planned | Status::InProgress))
-        }
-        Err(_) => None,
-    };
+    let schedule = schedule(&mut v, p);
+    schedule.check(&mut v);
+    let status = requested_status(p).ok().and_then(Status::initial);
     v.check(
         status.is_some(),
         "project.status",
@@ -97,8 +117,8 @@ pub(super) async fn create(
         description: p.description.trim(),
         client: p.client.trim(),
         status: status.unwrap_or(Status::Planned).as_str(),
-        start_time,
-        due_time,
+        start_time: schedule.start,
+        due_time: schedule.due,
     };
     let mut tx = projects.pool.begin().await?;
     // A retry: the first call created it (and published the event).
@@ -127,7 +147,7 @@ pub(super) async fn create(
     // Read back in the transaction: the database's own timestamps.
     let row = store::get(&mut *tx, id, false).await?;
     let response = CreateProjectResponse {
-        project: Some(convert::project(row, &lines)),
+        project: Some(convert::project(row, &lines)?),
     };
     key.record(&mut tx, &response).await?;
     tx.commit().await?;
@@ -138,7 +158,7 @@ pub(super) async fn create(
 async fn read(projects: &Projects, id: Uuid) -> ServiceResult<Project> {
     let row = store::get(&projects.pool, id, false).await?;
     let materials = store::materials(&projects.pool, &[id]).await?;
-    Ok(convert::project(row, &materials))
+    Ok(convert::project(row, &materials)?)
 }
 
 pub(super) async fn update(
@@ -150,97 +170,44 @@ pub(super) async fn update(
         return Err(ServiceError::invalid("project", "required"));
     };
     let id = v.uuid(&p.id, "project.id");
-    let paths = request
-        .update_mask
-        .as_ref()
-        .map(|m| m.paths.clone())
-        .unwrap_or_default();
-    v.check(
-        !paths.is_empty(),
-        "update_mask",
-        "name the fields to change",
-    );
-    for path in &paths {
-        v.check(
-            matches!(
-                path.as_str(),
-                "name" | "description" | "client" | "status" | "start_time" | "due_time"
-            ),
-            "update_mask",
-            "only name, description, client, status, start_time and due_time can change",
-        );
-    }
-    let has = |f: &str| paths.iter().any(|p| p == f);
-    if has("name") {
+    let mask = UPDATABLE.resolve(&mut v, request.update_mask.as_ref(), p);
+    if mask.has("name") {
         v.text(&p.name, "project.name", 200);
     }
-    if has("description") || has("client") {
+    if mask.has("description") || mask.has("client") {
         check_optional_text(&mut v, p);
     }
-    let next_status = if has("status") {
-        let s = ProjectStatus::try_from(p.status)
-            .ok()
-            .and_then(convert::status_rule);
+    let next_status = if mask.has("status") {
+        let s = requested_status(p).ok().flatten();
         v.check(s.is_some(), "project.status", "unknown status");
         s
     } else {
         None
     };
-    let (start_time, due_time) = times(&mut v, p);
+    let requested = schedule(&mut v, p);
     v.finish()?;
 
     let mut tx = projects.pool.begin().await?;
     let current = store::get(&mut *tx, id, true).await?;
-    let current_status = Status::parse(&current.status).unwrap_or(Status::Planned);
-    if let Some(next) = next_status
-        && !current_status.can_become(next)
-    {
-        return Err(ServiceError::precondition(
-            "ILLEGAL_TRANSITION",
-            format!(
-                "a {} project cannot become {}",
-                current_status.as_str(),
-                next.as_str()
-            ),
-        ));
-    }
-    let start = if has("start_time") {
-        start_time
-    } else {
-        current.start_time
+    let current_status = Status::from_stored(&current.status)?;
+    let status = match next_status {
+        Some(next) => current_status.move_to(next)?,
+        None => current_status,
     };
-    let due = if has("due_time") {
-        due_time
-    } else {
-        current.due_time
+    let schedule = Schedule {
+        start: mask.pick("start_time", requested.start, current.start_time),
+        due: mask.pick("due_time", requested.due, current.due_time),
     };
-    if let (Some(s), Some(d)) = (start, due)
-        && d < s
-    {
-        return Err(ServiceError::invalid(
-            "project.due_time",
-            "must not be before start_time",
-        ));
-    }
+    let mut v = Violations::new();
+    schedule.check(&mut v);
+    v.finish()?;
     let fields = Fields {
-        name: if has("name") {
-            p.name.trim()
-        } else {
-            &current.name
-        },
-        description: if has("description") {
-            p.description.trim()
-        } else {
-            &current.description
-        },
-        client: if has("client") {
-            p.client.trim()
-        } else {
-            &current.client
-        },
-        status: next_status.unwrap_or(current_status).as_str(),
-        start_time: start,
-        due_time: due,
+        name: mask.pick("name", p.name.trim(), &current.name),
+        description: mask.pick("description", p.description.trim(), &current.description),
+        client: mask.pick("client", p.client.trim(), &current.client),
+        status: status.as_str(),
+        start_time: schedule.start,
+        due_time: schedule.due,
     };
     store::update(&mut tx, id, &fields).await?;
     tx.commit().await?;
@@ -258,14 +225,15 @@ pub(super) async fn delete(
     v.finish()?;
     let mut tx = projects.pool.begin().await?;
     let current = store::get(&mut *tx, id, true).await?;
-    let status = Status::parse(&current.status).unwrap_or(Status::Planned);
-    if !status.deletable() {
-        return Err(ServiceError::precondition(
-            "PROJECT_STARTED",
-            "only planned or cancelled projects can be deleted; cancel it instead",
-        ));
-    }
+    Status::from_stored(&current.status)?.check_deletable()?;
     store::delete(&mut tx, id).await?;
     tx.commit().await?;
     Ok(DeleteProjectResponse {})
+}
+
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<Project>().is_empty());
 }

@@ -2,9 +2,9 @@
 //! violation named by its path in the request (`supplier.address.state`,
 //! `supplier.contacts[1].email`), text trimmed, CNPJ/UF/CEP normalised.
 
-use crate::domain::update_mask::{AddressPart, Field};
 use crate::domain::{Address, Cep, Cnpj, Contact, NewSupplier, SupplierPatch, Uf, contact};
 use malha_api::malha::suppliers::v1 as pb;
+use malha_kit::mask::{Mask, Updatable};
 use malha_kit::validate::Violations;
 
 /// Longest name (legal, trade, contact, product), in characters.
@@ -77,28 +77,41 @@ fn one_contact(v: &mut Violations, at: &str, c: &pb::Contact) -> Contact {
     }
 }
 
-fn address_field(part: AddressPart) -> String {
-    format!("supplier.address.{}", part.name())
+/// The fields UpdateSupplier writes: each address part on its own
+/// (`address` names them all), the contacts as one list.
+pub(super) const UPDATABLE: Updatable = Updatable::new(&[
+    "legal_name",
+    "trade_name",
+    "cnpj",
+    "contacts",
+    "address.street",
+    "address.number",
+    "address.complement",
+    "address.district",
+    "address.city",
+    "address.state",
+    "address.postal_code",
+])
+.with_hints(&[("active", "use ActivateSupplier or DeactivateSupplier")]);
+
+/// A required free-text address part (`street`), trimmed.
+fn address_text(v: &mut Violations, part: &str, value: &str) -> String {
+    required_text(v, value, &format!("supplier.address.{part}"), NAME_MAX)
 }
 
-/// A free-text address part (all but state and postal code).
-fn address_text(v: &mut Violations, part: AddressPart, value: &str) -> String {
-    let field = address_field(part);
-    match part {
-        AddressPart::Complement => optional_text(v, value, &field, NAME_MAX),
-        _ => required_text(v, value, &field, NAME_MAX),
-    }
+fn complement(v: &mut Violations, value: &str) -> String {
+    optional_text(v, value, "supplier.address.complement", NAME_MAX)
 }
 
 fn state(v: &mut Violations, value: &str) -> Option<Uf> {
     Uf::parse(value)
-        .map_err(|problem| v.add(address_field(AddressPart::State), problem.to_string()))
+        .map_err(|problem| v.add("supplier.address.state", problem.to_string()))
         .ok()
 }
 
 fn postal_code(v: &mut Violations, value: &str) -> Option<Cep> {
     Cep::parse(value)
-        .map_err(|problem| v.add(address_field(AddressPart::PostalCode), problem.to_string()))
+        .map_err(|problem| v.add("supplier.address.postal_code", problem.to_string()))
         .ok()
 }
 
@@ -107,11 +120,11 @@ fn address(v: &mut Violations, given: Option<&pb::Address>) -> Option<Address> {
         v.add("supplier.address", "required");
         return None;
     };
-    let street = address_text(v, AddressPart::Street, &a.street);
-    let number = address_text(v, AddressPart::Number, &a.number);
-    let complement = address_text(v, AddressPart::Complement, &a.complement);
-    let district = address_text(v, AddressPart::District, &a.district);
-    let city = address_text(v, AddressPart::City, &a.city);
+    let street = address_text(v, "street", &a.street);
+    let number = address_text(v, "number", &a.number);
+    let complement = complement(v, &a.complement);
+    let district = address_text(v, "district", &a.district);
+    let city = address_text(v, "city", &a.city);
     let state = state(v, &a.state);
     let postal_code = postal_code(v, &a.postal_code);
     Some(Address {
@@ -148,75 +161,34 @@ pub(super) fn new_supplier(
     })
 }
 
-/// The changes `fields` take from `s`, each checked like on create.
-pub(super) fn patch(v: &mut Violations, s: &pb::Supplier, fields: &[Field]) -> SupplierPatch {
+/// The changes `mask` selects from `s`, each checked like on create.
+pub(super) fn patch(v: &mut Violations, s: &pb::Supplier, mask: &Mask) -> SupplierPatch {
     let a = s.address.clone().unwrap_or_default();
-    let mut patch = SupplierPatch::default();
-    for field in fields {
-        match field {
-            Field::LegalName => {
-                patch.legal_name = Some(required_text(
-                    v,
-                    &s.legal_name,
-                    "supplier.legal_name",
-                    NAME_MAX,
-                ));
-            }
-            Field::TradeName => {
-                patch.trade_name = Some(optional_text(
-                    v,
-                    &s.trade_name,
-                    "supplier.trade_name",
-                    NAME_MAX,
-                ));
-            }
-            Field::Cnpj => patch.cnpj = cnpj(v, &s.cnpj, "supplier.cnpj"),
-            Field::Contacts => patch.contacts = Some(contacts(v, &s.contacts)),
-            Field::Address(part) => match part {
-                AddressPart::Street => patch.street = Some(address_text(v, *part, &a.street)),
-                AddressPart::Number => patch.number = Some(address_text(v, *part, &a.number)),
-                AddressPart::Complement => {
-                    patch.complement = Some(address_text(v, *part, &a.complement));
-                }
-                AddressPart::District => {
-                    patch.district = Some(address_text(v, *part, &a.district));
-                }
-                AddressPart::City => patch.city = Some(address_text(v, *part, &a.city)),
-                AddressPart::State => patch.state = state(v, &a.state),
-                AddressPart::PostalCode => patch.postal_code = postal_code(v, &a.postal_code),
-            },
-        }
+    let has = |path: &str| mask.has(path);
+    SupplierPatch {
+        legal_name: has("legal_name")
+            .then(|| required_text(v, &s.legal_name, "supplier.legal_name", NAME_MAX)),
+        trade_name: has("trade_name")
+            .then(|| optional_text(v, &s.trade_name, "supplier.trade_name", NAME_MAX)),
+        cnpj: has("cnpj")
+            .then(|| cnpj(v, &s.cnpj, "supplier.cnpj"))
+            .flatten(),
+        contacts: has("contacts").then(|| contacts(v, &s.contacts)),
+        street: has("address.street").then(|| address_text(v, "street", &a.street)),
+        number: has("address.number").then(|| address_text(v, "number", &a.number)),
+        complement: has("address.complement").then(|| complement(v, &a.complement)),
+        district: has("address.district").then(|| address_text(v, "district", &a.district)),
+        city: has("address.city").then(|| address_text(v, "city", &a.city)),
+        state: has("address.state").then(|| state(v, &a.state)).flatten(),
+        postal_code: has("address.postal_code")
+            .then(|| postal_code(v, &a.postal_code))
+            .flatten(),
     }
-    patch
 }
 
-/// The mask an update without one implies: every populated field.
-pub(super) fn implied_mask(s: &pb::Supplier) -> Vec<String> {
-    let mut paths = Vec::new();
-    for (path, populated) in [
-        ("legal_name", !s.legal_name.is_empty()),
-        ("trade_name", !s.trade_name.is_empty()),
-        ("cnpj", !s.cnpj.is_empty()),
-        ("contacts", !s.contacts.is_empty()),
-    ] {
-        if populated {
-            paths.push(path.to_owned());
-        }
-    }
-    if let Some(a) = &s.address {
-        for (part, value) in AddressPart::ALL.iter().zip([
-            &a.street,
-            &a.number,
-            &a.complement,
-            &a.district,
-            &a.city,
-            &a.state,
-            &a.postal_code,
-        ]) {
-            if !value.is_empty() {
-                paths.push(format!("address.{}", part.name()));
-            }
-        }
-    }
-    paths
+/// A typo in [`UPDATABLE`] would make a path silently unwritable.
+#[cfg(test)]
+#[test]
+fn every_updatable_path_is_a_field_of_the_contract() {
+    assert!(UPDATABLE.undeclared_in::<pb::Supplier>().is_empty());
 }

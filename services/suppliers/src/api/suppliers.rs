@@ -2,7 +2,6 @@
 
 use super::{convert, page, parse};
 use crate::Suppliers;
-use crate::domain::update_mask;
 use crate::store::{self, suppliers::Filter};
 use malha_api::malha::suppliers::v1::*;
 use malha_kit::idempotency::{Key, Owner};
@@ -80,27 +79,8 @@ pub(super) async fn update(
         Supplier::default()
     });
     let id = v.uuid(&supplier.id, "supplier.id");
-    let paths = match request.update_mask {
-        Some(mask) if !mask.paths.is_empty() => mask.paths,
-        _ => parse::implied_mask(&supplier),
-    };
-    let fields = match update_mask::parse(&paths) {
-        Ok(fields) if fields.is_empty() => {
-            v.add(
-                "update_mask",
-                "names no field, and the supplier has none set",
-            );
-            fields
-        }
-        Ok(fields) => fields,
-        Err(problems) => {
-            for p in problems {
-                v.add(format!("update_mask.paths[{}]", p.index), p.problem);
-            }
-            Vec::new()
-        }
-    };
-    let patch = parse::patch(&mut v, &supplier, &fields);
+    let mask = parse::UPDATABLE.resolve(&mut v, request.update_mask.as_ref(), &supplier);
+    let patch = parse::patch(&mut v, &supplier, &mask);
     v.finish()?;
 
     let mut tx = suppliers.pool.begin().await?;

@@ -1,6 +1,6 @@
 //! Suppliers' rules, free of I/O: CNPJ check digits (numeric and
 //! alphanumeric), UF and CEP, contact formats, the active/inactive life of a
-//! supplier and what deleting does, the update mask, supply terms.
+//! supplier and what deleting does, supply terms.
 
 pub mod address;
 pub mod cnpj;
@@ -8,7 +8,6 @@ pub mod contact;
 pub mod lifecycle;
 pub mod supplier;
 pub mod terms;
-pub mod update_mask;
 
 pub use address::{Cep, Uf};
 pub use cnpj::Cnpj;

@@ -1,3 +1,4 @@
-//! Inventory through real gRPC and PostgreSQL.
+//! Inventory RPCs through a real server and client.
 
 mod idempotency;
+mod update;

@@ -402,11 +402,7 @@ async fn update_changes_only_the_fields_in_the_mask() {
         .unwrap_err();
     assert_eq!(
         violated_fields(&paths),
-        [
-            "supplier.id",
-            "update_mask.paths[1]",
-            "update_mask.paths[2]"
-        ]
+        ["supplier.id", "update_mask", "update_mask"]
     );
 
     let nothing = client
@@ -503,4 +499,59 @@ async fn deactivation_and_activation_refuse_to_repeat_themselves() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_star_mask_replaces_every_updatable_field_and_bad_paths_are_named() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = app.suppliers().await;
+    let created = create(&mut client, &admin, supplier("11222333000181")).await;
+
+    // `*` writes every updatable field: the trade name and contacts left
+    // empty are cleared, the CNPJ and address are those sent.
+    let mut replacement = supplier("12ABC34501DE35");
+    replacement.id = created.id.clone();
+    replacement.trade_name = String::new();
+    replacement.contacts = Vec::new();
+    replacement.address.as_mut().unwrap().complement = String::new();
+    let replaced = client
+        .update_supplier(authed(update_request(replacement, &["*"]), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .supplier
+        .unwrap();
+    assert_eq!(
+        (replaced.trade_name.as_str(), replaced.cnpj.as_str()),
+        ("", "12ABC34501DE35")
+    );
+    assert!(replaced.contacts.is_empty());
+    assert_eq!(replaced.address.unwrap().complement, "");
+
+    let bad = client
+        .update_supplier(authed(
+            update_request(
+                Supplier {
+                    id: created.id.clone(),
+                    ..Default::default()
+                },
+                &["active", "address.planet", "contacts.name"],
+            ),
+            &admin,
+        ))
+        .await
+        .unwrap_err();
+    let described: Vec<_> = crate::helpers::violations(&bad)
+        .into_iter()
+        .map(|(field, description)| format!("{field}: {description}"))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            "update_mask: \"active\" cannot be updated; use ActivateSupplier or DeactivateSupplier",
+            "update_mask: \"address.planet\" is not a field of Supplier",
+            "update_mask: \"contacts.name\" is not a field of Supplier",
+        ]
+    );
 }

@@ -1,0 +1,4 @@
+//! Orders RPCs through a real server and client.
+
+mod status;
+mod update;

@@ -1,0 +1,3 @@
+//! Payments RPCs through a real server and client.
+
+mod status;

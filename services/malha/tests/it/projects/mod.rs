@@ -1,0 +1,3 @@
+//! Projects RPCs through a real server and client.
+
+mod update;

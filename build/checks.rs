@@ -38,7 +38,12 @@ pub(crate) fn generate(set: &FileDescriptorSet) -> String {
     for file in &set.file {
         let package = file.package();
         for message in &file.message_type {
-            collect_paths(&format!(".{package}"), &rust_package(package), message, &mut paths);
+            collect_paths(
+                &format!(".{package}"),
+                &rust_package(package),
+                message,
+                &mut paths,
+            );
         }
     }
     let mut out = String::from(
@@ -85,7 +90,10 @@ fn collect_paths(
         .is_some_and(prost_types::MessageOptions::map_entry);
     paths.insert(
         full.clone(),
-        (format!("{module}::{}", message.name().to_upper_camel_case()), is_map),
+        (
+            format!("{module}::{}", message.name().to_upper_camel_case()),
+            is_map,
+        ),
     );
     let inner_module = format!("{module}::{}", message.name().to_snake_case());
     for nested in &message.nested_type {
@@ -127,7 +135,9 @@ fn generate_message(
         let rust_field = ident(&name.to_snake_case());
         let step = format!("&at.field({name:?})");
         let is_map_field = field.label() == Label::Repeated
-            && paths.get(field.type_name()).is_some_and(|(_, is_map)| *is_map);
+            && paths
+                .get(field.type_name())
+                .is_some_and(|(_, is_map)| *is_map);
         if let Some(entry) = entries.get(field.type_name()).filter(|_| is_map_field) {
             let (key, value) = (&entry.field[0], &entry.field[1]);
             let key_check = check_value(&full, name, key, "k", "&field.key(k)", paths);
@@ -153,7 +163,14 @@ fn generate_message(
             let check = check_value(&full, name, field, "v", &step, paths);
             format!("if let Some(v) = &self.{rust_field} {{ {check} }}")
         } else {
-            let check = check_value(&full, name, field, &format!("&self.{rust_field}"), &step, paths);
+            let check = check_value(
+                &full,
+                name,
+                field,
+                &format!("&self.{rust_field}"),
+                &step,
+                paths,
+            );
             check.to_string()
         };
         let _ = writeln!(body, "        {line}");
@@ -163,7 +180,14 @@ fn generate_message(
         let mut arms = String::new();
         for field in members {
             let name = field.name();
-            let check = check_value(&full, name, field, "v", &format!("&at.field({name:?})"), paths);
+            let check = check_value(
+                &full,
+                name,
+                field,
+                "v",
+                &format!("&at.field({name:?})"),
+                paths,
+            );
             if check.is_empty() {
                 continue;
             }

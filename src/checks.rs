@@ -245,7 +245,10 @@ mod tests {
     fn strings_refuse_nul_and_control_characters_but_text_keeps_its_lines() {
         assert!(refused("Ana Maria", Text::LINE).is_empty());
         assert!(refused("São Paulo — ção", Text::LINE).is_empty());
-        assert_eq!(refused("ana\0", Text::LINE), ["must not contain NUL characters (U+0000)"]);
+        assert_eq!(
+            refused("ana\0", Text::LINE),
+            ["must not contain NUL characters (U+0000)"]
+        );
         assert_eq!(refused("a\u{1b}[31m", Text::LINE).len(), 1);
         assert_eq!(refused("a\u{85}", Text::LINE).len(), 1, "C1 controls too");
         assert_eq!(refused("two\nlines", Text::LINE).len(), 1);

@@ -663,9 +663,27 @@ async fn malha_keys_rotates_in_the_database() {
         2,
         "{after}"
     );
+    // Published now, signing after the activation delay (300 s by default).
+    assert_eq!(before.lines().next(), after.lines().next(), "{after}");
+    assert!(
+        after
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("next signing key: "),
+        "{after}"
+    );
+    let immediate = std::process::Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["keys", "rotate"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("MALHA_KEY_ENCRYPTION_KEY", TEST_KEK)
+        .env("MALHA_KEY_ACTIVATION_DELAY_SECONDS", "0")
+        .output()
+        .unwrap();
+    let now = String::from_utf8(immediate.stdout).unwrap();
     assert_ne!(
         before.lines().next(),
-        after.lines().next(),
+        now.lines().next(),
         "a new signing key"
     );
 }

@@ -244,6 +244,10 @@ impl Verifier {
         }
         let seen_at = self.inner.fetches_started.load(Ordering::Acquire);
         let mut budget = self.inner.fetching.lock().await;
+        // The fetch this call waited for (if any) may have brought it.
+        if let Some(found) = self.holding(kid) {
+            return Some(found);
+        }
         if self.inner.fetches_started.load(Ordering::Acquire) == seen_at {
             // No fetch has started since this kid was seen: start one, once
             // the budget allows (waiting at most one refill).
@@ -384,5 +388,97 @@ async fn fetch_keys(source: &KeySource) -> anyhow::Result<Vec<PublicKey>> {
                 .filter_map(|k| ed25519(&k.kty, &k.crv, k.kid, k.x))
                 .collect())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Keys published by a fake identity that counts how often it is asked.
+    #[derive(Default)]
+    struct Published {
+        keys: Mutex<Vec<PublicKey>>,
+        fetches: AtomicUsize,
+    }
+
+    impl FetchKeys for Published {
+        fn fetch(&self) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<PublicKey>>> {
+            Box::pin(async move {
+                self.fetches.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(self.keys.lock().clone())
+            })
+        }
+    }
+
+    fn key(kid: &str) -> PublicKey {
+        PublicKey {
+            kid: kid.into(),
+            x: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 32]),
+        }
+    }
+
+    fn verifier(source: &Arc<Published>) -> Verifier {
+        Verifier::new(KeySource::Custom(Arc::clone(source) as _), "malha", "malha")
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let published = Arc::new(Published::default());
+        published.keys.lock().push(key("new"));
+        let verifier = verifier(&published);
+        let lookups = (0..16).map(|_| verifier.key_set_with("new"));
+        let found = futures::future::join_all(lookups).await;
+        assert!(found.iter().all(Option::is_some));
+        assert_eq!(published.fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_forged_kid_is_fetched_once_and_does_not_block_a_real_one() {
+        let published = Arc::new(Published::default());
+        let verifier = verifier(&published);
+        assert!(verifier.key_set_with("forged").await.is_none());
+        assert!(verifier.key_set_with("forged").await.is_none());
+        assert_eq!(
+            published.fetches.load(Ordering::SeqCst),
+            1,
+            "a missed kid is remembered"
+        );
+        // identity rotates right after: the new kid is fetched at once.
+        published.keys.lock().push(key("rotated"));
+        assert!(verifier.key_set_with("rotated").await.is_some());
+        assert_eq!(published.fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_forged_kids_is_slowed_to_the_budget_not_refused() {
+        let published = Arc::new(Published::default());
+        let verifier = verifier(&published);
+        let started = Instant::now();
+        for n in 0..REFRESH_BURST as usize {
+            assert!(
+                verifier
+                    .key_set_with(&format!("forged-{n}"))
+                    .await
+                    .is_none()
+            );
+        }
+        assert!(
+            started.elapsed() < REFRESH_EVERY,
+            "the burst is not delayed"
+        );
+        published.keys.lock().push(key("real"));
+        assert!(
+            verifier.key_set_with("real").await.is_some(),
+            "a real kid still gets its fetch, one refill later"
+        );
+        assert!(started.elapsed() >= REFRESH_EVERY.mul_f64(0.9));
+        assert_eq!(
+            published.fetches.load(Ordering::SeqCst),
+            REFRESH_BURST as usize + 1
+        );
     }
 }

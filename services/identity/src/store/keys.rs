@@ -12,6 +12,7 @@ use malha_kit::ServiceResult;
 
 /// A stored key that is published: signing, next, or retired but still
 /// verifying the tokens it signed.
+#[derive(sqlx::FromRow)]
 pub struct KeyRow {
     /// Key id.
     pub kid: String,
@@ -34,30 +35,18 @@ const KEY_LOCK: i64 = 0x6d61_6c68_615f_6b65; // "malha_ke"
 async fn load(pool: &Pool) -> ServiceResult<Vec<KeyRow>> {
     // A key signs from `activates_at` until `retired_at` (which a rotation
     // sets to the next key's activation, so exactly one key signs at a time).
-    let rows: Vec<(String, Vec<u8>, String, bool, DateTime<Utc>, f64)> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, KeyRow>(
         "SELECT kid, private_pkcs8, public_x,
                 activates_at <= now() AND (retired_at IS NULL OR retired_at > now()) AS signing,
                 activates_at,
-                GREATEST(EXTRACT(EPOCH FROM activates_at - now()), 0)::float8
+                GREATEST(EXTRACT(EPOCH FROM activates_at - now()), 0)::float8 AS activates_in
            FROM signing_keys
           WHERE retired_at IS NULL OR retired_at > now() OR publish_until > now()
-          ORDER BY 4 DESC, activates_at DESC",
+          ORDER BY signing DESC, activates_at DESC",
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(kid, private_pkcs8, public_x, signing, activates_at, activates_in)| KeyRow {
-                kid,
-                private_pkcs8,
-                public_x,
-                signing,
-                activates_at,
-                activates_in,
-            },
-        )
-        .collect())
+    Ok(rows)
 }
 
 /// The published keys; creates the first signing key when there is none.

@@ -133,15 +133,6 @@ impl KeyRing {
         self.reload().await
     }
 
-    /// The keys as last loaded, without touching the database (`None`
-    /// before the first load).
-    pub fn cached(&self) -> Option<Arc<Loaded>> {
-        self.state
-            .read()
-            .as_ref()
-            .map(|(loaded, _)| Arc::clone(loaded))
-    }
-
     /// Reads the keys from the database now.
     pub async fn reload(&self) -> ServiceResult<Arc<Loaded>> {
         let _guard = self.reload_lock.lock().await;

@@ -1,8 +1,37 @@
 //! Compiles `proto/` into Rust (prost + tonic) and writes the descriptor set
 //! (with imports and source info) that reflection, the edge, OpenAPI and
 //! Envoy read. protoc comes from `protoc-bin-vendored`: no system protoc.
+//! Servers decode requests with `crate::codec::CheckedCodec`, and every
+//! message gets a generated `CheckFields` impl (`checks.rs` in OUT_DIR) that
+//! walks its strings and timestamps, so no handler can forget to check them.
 
 use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+#[path = "build/checks.rs"]
+mod checks;
+
+/// Client stubs from one generator, server stubs from the other.
+struct ClientsAndServers {
+    clients: Box<dyn prost_build::ServiceGenerator>,
+    servers: Box<dyn prost_build::ServiceGenerator>,
+}
+
+impl prost_build::ServiceGenerator for ClientsAndServers {
+    fn generate(&mut self, service: prost_build::Service, buf: &mut String) {
+        self.clients.generate(service.clone(), buf);
+        self.servers.generate(service, buf);
+    }
+    fn finalize(&mut self, buf: &mut String) {
+        self.clients.finalize(buf);
+        self.servers.finalize(buf);
+    }
+    fn finalize_package(&mut self, package: &str, buf: &mut String) {
+        self.clients.finalize_package(package, buf);
+        self.servers.finalize_package(package, buf);
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = Path::new("proto");
@@ -20,12 +49,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.enable_type_names();
 
     let well_known = protoc_bin_vendored::include_path()?;
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(out_dir.join("malha_descriptor.bin"))
-        .emit_rerun_if_changed(false)
-        .compile_with_config(config, &protos, &[proto_root.to_path_buf(), well_known])?;
+    let descriptor_path = out_dir.join("malha_descriptor.bin");
+    config.file_descriptor_set_path(&descriptor_path);
+    config.type_attribute(".", "#[allow(clippy::all)]");
+    // Clients decode responses as they come (plain prost); servers decode
+    // requests with the checking codec. One tonic generator cannot do both,
+    // so two write into the same files.
+    config.service_generator(Box::new(ClientsAndServers {
+        clients: tonic_prost_build::configure()
+            .build_server(false)
+            .emit_rerun_if_changed(false)
+            .service_generator(),
+        servers: tonic_prost_build::configure()
+            .build_client(false)
+            .emit_rerun_if_changed(false)
+            .codec_path("crate::codec::CheckedCodec")
+            .service_generator(),
+    }));
+    config.compile_protos(&protos, &[proto_root.to_path_buf(), well_known])?;
 
     write_module_tree(&out_dir)?;
+    let set = prost_types::FileDescriptorSet::decode(&*std::fs::read(&descriptor_path)?)?;
+    std::fs::write(out_dir.join("checks.rs"), checks::generate(&set))?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }
@@ -39,6 +84,7 @@ fn write_module_tree(out_dir: &Path) -> std::io::Result<()> {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if let Some(package) = name.strip_suffix(".rs")
             && package != "packages"
+            && package != "checks"
         {
             packages.insert(package.to_owned());
         }

@@ -1,9 +1,13 @@
 //! The Malha contract: Rust types and gRPC stubs generated from `proto/`, and
 //! the descriptor set (with imports and comments) that server reflection, the
-//! authorization rules, the JSON edge, OpenAPI and Envoy are derived from.
+//! authorization rules, the JSON edge, OpenAPI and Envoy are derived from;
+//! and the checks every request passes on decoding ([`checks`], [`codec`]).
 
 pub use prost;
 pub use tonic;
+
+pub mod checks;
+pub mod codec;
 
 /// The `FileDescriptorSet` of every `.proto` in `proto/`, imports included.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -1,7 +1,11 @@
-//! Signing keys: Ed25519 keys kept in identity's database, the active one
-//! used to sign access tokens, retired ones published until the tokens they
-//! signed have expired. Every replica reloads the ring periodically, so a
-//! rotation done anywhere (`malha keys rotate`, the RPC) reaches all of them.
+//! Signing keys: Ed25519 keys kept in identity's database, one signing
+//! access tokens, the others published for verification: a rotated-in key
+//! is published first and signs only after the verifiers' key-cache window
+//! (so no verifier meets a token whose key it has not fetched, as ZITADEL
+//! and Hydra do it), and a retired one stays published until the tokens it
+//! signed have expired. Every replica reloads the ring periodically and when
+//! a key's turn comes, so a rotation done anywhere (`malha keys rotate`, the
+//! RPC) reaches all of them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,17 +65,34 @@ pub struct Loaded {
     pub active_kid: String,
     /// The signing key.
     pub encoding: EncodingKey,
-    /// Every key to publish (active first).
+    /// Every key to publish (the signing one first).
     pub published: Vec<Jwk>,
+    /// The key published to sign next, and when it starts.
+    pub next: Option<NextKey>,
+    /// When the next key's turn comes (the ring reloads then).
+    next_at: Option<Instant>,
+}
+
+/// A key published but not signing yet.
+pub struct NextKey {
+    /// Its key id.
+    pub kid: String,
+    /// When it starts signing.
+    pub activate_time: chrono::DateTime<chrono::Utc>,
 }
 
 /// The in-memory ring, reloaded from the database.
 pub struct KeyRing {
     pool: Pool,
     wrap: Option<Arc<KeyWrap>>,
+    activation_delay: Duration,
     state: RwLock<Option<(Arc<Loaded>, Instant)>>,
     reload_lock: tokio::sync::Mutex<()>,
 }
+
+/// How long a rotated-in key is published before it signs, unless set: the
+/// default period at which services refresh their verification keys.
+pub const DEFAULT_ACTIVATION_DELAY: Duration = Duration::from_secs(300);
 
 /// How long a loaded ring is trusted before re-reading the database.
 const RELOAD_EVERY: Duration = Duration::from_secs(15);
@@ -88,15 +109,24 @@ impl KeyRing {
         Self {
             pool,
             wrap,
+            activation_delay: DEFAULT_ACTIVATION_DELAY,
             state: RwLock::new(None),
             reload_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Keys rotated in by this ring sign `delay` after being published: at
+    /// least the period at which verifiers refresh their keys.
+    pub fn activate_after(mut self, delay: Duration) -> Self {
+        self.activation_delay = delay;
+        self
     }
 
     /// The keys in force, loading them (and creating the first key) if needed.
     pub async fn current(&self) -> ServiceResult<Arc<Loaded>> {
         if let Some((loaded, at)) = self.state.read().as_ref()
             && at.elapsed() < RELOAD_EVERY
+            && loaded.next_at.is_none_or(|next| Instant::now() < next)
         {
             return Ok(Arc::clone(loaded));
         }
@@ -108,6 +138,7 @@ impl KeyRing {
         let _guard = self.reload_lock.lock().await;
         let rows = store::keys::load_or_create(&self.pool, &|| self.stored(generate())).await?;
         let mut active = None;
+        let mut next: Option<(NextKey, f64)> = None;
         let mut published = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some(wrap) = &self.wrap
@@ -117,9 +148,19 @@ impl KeyRing {
                 store::keys::seal(&self.pool, &row.kid, &row.private_pkcs8, &sealed).await?;
                 tracing::info!(kid = %row.kid, "sealed a signing key stored in the clear");
             }
-            if row.active {
+            if row.signing {
                 let private = wrap::open(self.wrap.as_deref(), &row.kid, &row.private_pkcs8)?;
                 active = Some((row.kid.clone(), private));
+            } else if row.activates_in > 0.0
+                && next
+                    .as_ref()
+                    .is_none_or(|(_, soonest)| row.activates_in < *soonest)
+            {
+                let key = NextKey {
+                    kid: row.kid.clone(),
+                    activate_time: row.activates_at,
+                };
+                next = Some((key, row.activates_in));
             }
             published.push(Jwk {
                 kty: "OKP".into(),
@@ -132,19 +173,29 @@ impl KeyRing {
         }
         let (active_kid, private) =
             active.ok_or_else(|| anyhow::anyhow!("no active signing key after load_or_create"))?;
+        let next_at = next
+            .as_ref()
+            .map(|(_, seconds)| Instant::now() + Duration::from_secs_f64(*seconds));
         let loaded = Arc::new(Loaded {
             active_kid,
             encoding: EncodingKey::from_ed_der(&private),
             published,
+            next: next.map(|(key, _)| key),
+            next_at,
         });
         *self.state.write() = Some((Arc::clone(&loaded), Instant::now()));
         Ok(loaded)
     }
 
-    /// Retires the active key (published for `publish_for` more) and starts a new one.
-    pub async fn rotate(&self, publish_for: Duration) -> ServiceResult<Arc<Loaded>> {
-        store::keys::rotate(&self.pool, self.stored(generate()), publish_for).await?;
-        self.reload().await
+    /// Publishes a new key, signing after the ring's activation delay; the
+    /// key it replaces signs until then and stays published `publish_for`
+    /// longer (the lifetime of the tokens it signed). Returns the new key's
+    /// id and the ring after the rotation.
+    pub async fn rotate(&self, publish_for: Duration) -> ServiceResult<(String, Arc<Loaded>)> {
+        let key = self.stored(generate());
+        let kid = key.kid.clone();
+        store::keys::rotate(&self.pool, key, self.activation_delay, publish_for).await?;
+        Ok((kid, self.reload().await?))
     }
 
     /// `key` in the form it is stored in.
@@ -159,8 +210,10 @@ impl KeyRing {
     }
 }
 
-/// The ring's published keys as a verification key source, so identity
-/// verifies tokens exactly like every other service does.
+/// The ring's published keys as identity's own verification key source:
+/// identity verifies with the keys it holds, with no network hop and no
+/// refresh cooldown (the ring is in memory; it reads the database at most
+/// every 15 s or when a key's turn comes, whatever kids callers send).
 pub struct Published(pub Arc<KeyRing>);
 
 impl malha_kit::auth::FetchKeys for Published {
@@ -168,7 +221,7 @@ impl malha_kit::auth::FetchKeys for Published {
         &self,
     ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<malha_kit::auth::PublicKey>>> {
         Box::pin(async move {
-            let loaded = self.0.reload().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let loaded = self.0.current().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(loaded
                 .published
                 .iter()

@@ -60,6 +60,9 @@ pub struct IdentityConfig {
     pub refresh_ttl: Duration,
     /// Seals the private signing keys at rest (`MALHA_KEY_ENCRYPTION_KEY`).
     pub key_wrap: Option<Arc<wrap::KeyWrap>>,
+    /// How long a rotated-in key is published before it signs
+    /// (`MALHA_KEY_ACTIVATION_DELAY_SECONDS`).
+    pub key_activation_delay: Duration,
 }
 
 /// The identity service, ready to host.
@@ -76,9 +79,12 @@ pub struct Identity {
 impl Identity {
     /// Identity over `pool`; `migrated` flips once its migrations are applied.
     pub fn new(pool: Pool, config: IdentityConfig, migrated: Arc<AtomicBool>) -> Self {
-        let keys = Arc::new(keys::KeyRing::new(pool.clone(), config.key_wrap));
+        let keys = Arc::new(
+            keys::KeyRing::new(pool.clone(), config.key_wrap)
+                .activate_after(config.key_activation_delay),
+        );
         let verifier = malha_kit::auth::Verifier::new(
-            malha_kit::auth::KeySource::Custom(Arc::new(keys::Published(Arc::clone(&keys)))),
+            malha_kit::auth::KeySource::Held(Arc::new(keys::Published(Arc::clone(&keys)))),
             &config.issuer,
             &config.audience,
         );
@@ -121,6 +127,12 @@ impl Hosted for Identity {
 
     fn register(&self, routes: &mut tonic::service::RoutesBuilder) {
         routes.add_service(IdentityServiceServer::new(self.clone()));
+    }
+
+    fn verifier(&self) -> Option<malha_kit::auth::Verifier> {
+        // Identity verifies with the keys it holds: no hop over the network
+        // to itself, no refresh cooldown before a key it just rotated in.
+        Some(self.verifier.clone())
     }
 
     fn dependencies(&self) -> Vec<Dependency> {

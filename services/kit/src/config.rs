@@ -109,6 +109,17 @@ pub struct AuthConfig {
     #[arg(long, env = "MALHA_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 3600)]
     pub access_token_ttl_seconds: u64,
 
+    /// Seconds a rotated signing key is published (in the JWKS) before
+    /// identity signs with it: at least the period at which services refresh
+    /// their verification keys (300 s), so none meets a token whose key it
+    /// has not fetched.
+    #[arg(
+        long,
+        env = "MALHA_KEY_ACTIVATION_DELAY_SECONDS",
+        default_value_t = 300
+    )]
+    pub key_activation_delay_seconds: u64,
+
     /// A JWKS file to verify with instead of fetching identity's (mounted keys).
     #[arg(long, env = "MALHA_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
@@ -257,6 +268,8 @@ impl AuthConfig {
             issuer: "malha".into(),
             audience: "malha".into(),
             access_token_ttl_seconds: 3600,
+            // In-process tests and tools: a rotated key signs at once.
+            key_activation_delay_seconds: 0,
             jwks_file: None,
             key_encryption_key: None,
             client_id: None,

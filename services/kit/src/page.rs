@@ -36,7 +36,11 @@ impl PageRequest {
                 .decode(page_token)
                 .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
             let key = String::from_utf8(bytes)
-                .map_err(|_| ServiceError::invalid("page_token", "not a token from this API"))?;
+                .ok()
+                // Keys are ids and names we wrote; a NUL (PostgreSQL refuses
+                // it in text) or any control character means a forged token.
+                .filter(|key| !key.chars().any(char::is_control))
+                .ok_or_else(|| ServiceError::invalid("page_token", "not a token from this API"))?;
             Some(key)
         };
         Ok(Self { size, after })
@@ -103,6 +107,9 @@ mod tests {
     fn refuses_negative_sizes_and_forged_tokens() {
         assert!(PageRequest::parse(-1, "").is_err());
         assert!(PageRequest::parse(10, "%%%").is_err());
+        // "AAAA" decodes to three NUL bytes: valid UTF-8, refused all the same.
+        assert!(PageRequest::parse(10, "AAAA").is_err());
+        assert!(PageRequest::parse(10, &URL_SAFE_NO_PAD.encode("a\u{1b}b")).is_err());
         assert_eq!(PageRequest::parse(10_000, "").unwrap().size, MAX_PAGE_SIZE);
     }
 }

@@ -121,6 +121,9 @@ pub fn build(
                     ),
                     refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
                     key_wrap: key_wrap(config.auth.key_encryption_key.as_ref())?,
+                    key_activation_delay: std::time::Duration::from_secs(
+                        config.auth.key_activation_delay_seconds,
+                    ),
                 },
                 migrated,
             ));

@@ -1,7 +1,5 @@
 //! Login, refresh, logout, token validation, JWKS and key rotation.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -256,10 +254,17 @@ pub(super) async fn jwks(identity: &Identity) -> ServiceResult<GetJwksResponse> 
 pub(super) async fn rotate_key(identity: &Identity) -> ServiceResult<RotateSigningKeyResponse> {
     // Keep the old key published while tokens it signed may still be in use.
     let publish_for = identity.tokens.access_ttl + std::time::Duration::from_secs(120);
-    let keys: Arc<crate::keys::Loaded> = identity.tokens.keys.rotate(publish_for).await?;
+    let (kid, keys) = identity.tokens.keys.rotate(publish_for).await?;
+    // Identity's own verifier learns the new key now, not at its next refresh.
     let _ = identity.verifier.refresh().await;
+    let activate_time = match &keys.next {
+        Some(next) if next.kid == kid => next.activate_time,
+        // No delay: it signs already.
+        _ => chrono::Utc::now(),
+    };
     Ok(RotateSigningKeyResponse {
-        kid: keys.active_kid.clone(),
+        kid,
         published_kids: keys.published.iter().map(|k| k.kid.clone()).collect(),
+        activate_time: malha_kit::time::to_proto(activate_time),
     })
 }

@@ -34,6 +34,11 @@ pub trait Hosted: Send + Sync + 'static {
     fn register(&self, routes: &mut RoutesBuilder);
     /// What must be reachable for it to serve.
     fn dependencies(&self) -> Vec<Dependency>;
+    /// Its own token verifier, for a service that holds the keys itself
+    /// (identity); the others share the server's.
+    fn verifier(&self) -> Option<Verifier> {
+        None
+    }
     /// Starts its background work (outbox relay, event consumers), which
     /// must end when `stop` turns true.
     fn start_background(&self, stop: watch::Receiver<bool>) {
@@ -126,7 +131,12 @@ pub fn start(spec: ServerSpec) -> anyhow::Result<RunningServer> {
             }
         }
     }
-    let layer = KitLayer::new(&policies, spec.verifier.clone(), &metrics);
+    let own_verifiers = spec
+        .services
+        .iter()
+        .filter_map(|s| Some((s.permissions().service, s.verifier()?)))
+        .collect();
+    let layer = KitLayer::new(&policies, spec.verifier.clone(), own_verifiers, &metrics);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = || {

@@ -24,6 +24,15 @@ pub struct KeysArgs {
         global = true
     )]
     pub access_token_ttl_seconds: u64,
+    /// Seconds a rotated-in key is published before it signs (at least the
+    /// services' key-refresh period).
+    #[arg(
+        long,
+        env = "MALHA_KEY_ACTIVATION_DELAY_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub key_activation_delay_seconds: u64,
     /// The key-encryption key identity's private keys are sealed with.
     #[arg(
         long,
@@ -39,7 +48,8 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Create the first signing key if there is none.
     Generate,
-    /// Start signing with a new key; the old one stays published until its tokens expire.
+    /// Publish a new key, signing after the activation delay; the old one signs
+    /// until then and stays published until its tokens expire.
     Rotate,
     /// Print the published keys (JWKS).
     List,
@@ -52,16 +62,24 @@ pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let identity = targets::resolve("identity")?[0];
     let pool = targets::pool(url.expose(), identity, 2)?;
     malha_kit::db::migrate(&pool, identity.schema).await?;
-    let ring = KeyRing::new(pool, targets::key_wrap(args.key_encryption_key.as_ref())?);
+    let ring = KeyRing::new(pool, targets::key_wrap(args.key_encryption_key.as_ref())?)
+        .activate_after(Duration::from_secs(args.key_activation_delay_seconds));
     let loaded = match args.command {
         KeysCommand::Generate | KeysCommand::List => ring.reload().await,
-        KeysCommand::Rotate => {
-            ring.rotate(Duration::from_secs(args.access_token_ttl_seconds + 120))
-                .await
-        }
+        KeysCommand::Rotate => ring
+            .rotate(Duration::from_secs(args.access_token_ttl_seconds + 120))
+            .await
+            .map(|(_, loaded)| loaded),
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("signing key: {}", loaded.active_kid);
+    if let Some(next) = &loaded.next {
+        println!(
+            "next signing key: {} (signs from {})",
+            next.kid,
+            next.activate_time.to_rfc3339()
+        );
+    }
     for key in &loaded.published {
         println!(
             "{}",

@@ -665,9 +665,27 @@ async fn malha_keys_rotates_in_the_database() {
         2,
         "{after}"
     );
+    // Published now, signing after the activation delay (300 s by default).
+    assert_eq!(before.lines().next(), after.lines().next(), "{after}");
+    assert!(
+        after
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("next signing key: "),
+        "{after}"
+    );
+    let immediate = std::process::Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["keys", "rotate"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("MALHA_KEY_ENCRYPTION_KEY", TEST_KEK)
+        .env("MALHA_KEY_ACTIVATION_DELAY_SECONDS", "0")
+        .output()
+        .unwrap();
+    let now = String::from_utf8(immediate.stdout).unwrap();
     assert_ne!(
         before.lines().next(),
-        after.lines().next(),
+        now.lines().next(),
         "a new signing key"
     );
 }
@@ -704,7 +722,9 @@ async fn signing_keys_are_sealed_at_rest_and_clear_ones_get_sealed() {
     // A key written before the KEK was configured sits in the clear...
     let identity = malha::targets::resolve("identity").unwrap()[0];
     let pool = malha::targets::pool(&app.database_url, identity, 2).unwrap();
+    // (signing at once: a ring without the KEK cannot open the old key)
     KeyRing::new(pool.clone(), None)
+        .activate_after(std::time::Duration::ZERO)
         .rotate(std::time::Duration::from_secs(60))
         .await
         .unwrap();

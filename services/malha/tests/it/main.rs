@@ -6,6 +6,7 @@ mod authz;
 mod cancellation;
 mod e2e;
 mod edge;
+mod flows;
 mod helpers;
 mod icarus;
 mod identity;

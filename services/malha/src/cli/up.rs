@@ -14,7 +14,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
 use crate::{app, targets};
 use malha_kit::config::{Secret, ServeConfig};
-use malha_testkit::{NatsServer, PgBinaries, PgCluster};
+use malha_local::{NatsServer, PgBinaries, PgCluster};
 
 /// The webhook secret `malha up` uses unless MALHA_PAYMENTS_WEBHOOK_SECRET is set.
 pub const DEV_WEBHOOK_SECRET: &str = "malha-dev-webhook-secret";
@@ -56,7 +56,7 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     }
     let mut nats = None;
     if args.config.nats_url.is_none() {
-        malha_testkit::find_nats_server()?;
+        malha_local::find_nats_server()?;
         eprintln!(
             "starting nats-server (JetStream) on port {}",
             args.nats_port

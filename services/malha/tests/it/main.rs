@@ -10,6 +10,7 @@ mod helpers;
 mod icarus;
 mod identity;
 mod kit;
+mod migrations;
 mod pool;
 mod security;
 mod snackbar;

@@ -44,12 +44,15 @@ impl fmt::Debug for Service {
     }
 }
 
+/// Reads one service's settings from parsed arguments (`None`: it has none).
+type ParseFn = fn(&clap::ArgMatches) -> Result<Option<Box<dyn AnySettings>>, clap::Error>;
+
 /// A service's settings type, seen without naming it: how to add its flags
 /// to a command and how to read them back.
 #[derive(Clone, Copy)]
 pub struct SettingsSpec {
     augment: Option<fn(clap::Command) -> clap::Command>,
-    parse: fn(&clap::ArgMatches) -> Result<Option<Box<dyn AnySettings>>, clap::Error>,
+    parse: ParseFn,
 }
 
 impl SettingsSpec {

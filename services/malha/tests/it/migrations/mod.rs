@@ -151,9 +151,15 @@ async fn one_step_down_reverts_the_newest_migration_and_up_restores_it() {
 }
 
 fn malha(database_url: &str, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_malha"))
+    run(Command::new(env!("CARGO_BIN_EXE_malha"))
         .args(args)
-        .env("DATABASE_URL", database_url)
+        .env("DATABASE_URL", database_url))
+}
+
+/// Runs `command` (the malha binary) and returns its stdout; it must succeed.
+fn run(command: &mut Command) -> String {
+    let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
+    let output = command
         .env_remove("MALHA_TARGET")
         .output()
         .expect("the malha binary runs");
@@ -209,4 +215,84 @@ async fn malha_migrate_applies_reverts_and_reports_status() {
     assert!(all_down.contains("projects: nothing applied"), "{all_down}");
     let status = malha(&db.url, &["migrate", "status"]);
     assert!(!status.contains("applied"), "{status}");
+}
+
+/// A data directory laid out as `malha up` leaves it: `<dir>/postgres`
+/// holding a cluster with the `malha` database.
+async fn local_up_data_dir() -> (tempfile::TempDir, malha_testkit::PgCluster) {
+    let dir = tempfile::tempdir().unwrap();
+    // The server may run as another user (when the tests run as root).
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cluster =
+        malha_testkit::PgCluster::start(&dir.path().join("postgres"), malha_testkit::free_port())
+            .await
+            .unwrap();
+    cluster.create_database("malha").await.unwrap();
+    (dir, cluster)
+}
+
+fn malha_beside_up(data_dir: &std::path::Path, args: &[&str]) -> String {
+    run(Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("MALHA_DATA_DIR", data_dir))
+}
+
+#[tokio::test]
+async fn malha_migrate_finds_the_database_of_a_running_malha_up() {
+    let (dir, cluster) = local_up_data_dir().await;
+
+    let migrated = malha_beside_up(dir.path(), &["migrate", "--target", "suppliers"]);
+    assert_eq!(migrated, "migrated suppliers\n");
+
+    // The running server's own database changed, not some other one.
+    let pool = targets::pool(&cluster.url("malha"), &malha_suppliers::SERVICE, 1).unwrap();
+    let applied = migrations::status(&pool, &malha_suppliers::SCHEMA)
+        .await
+        .unwrap();
+    assert!(
+        applied.iter().all(|step| step.applied_at.is_some()),
+        "{applied:?}"
+    );
+    pool.close().await;
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn malha_migrate_starts_a_stopped_malha_up_database_for_the_command() {
+    let (dir, cluster) = local_up_data_dir().await;
+    cluster.stop().await;
+
+    malha_beside_up(dir.path(), &["migrate", "--target", "projects"]);
+    let status = malha_beside_up(dir.path(), &["migrate", "status", "--target", "projects"]);
+    assert!(status.starts_with("projects\n"), "{status}");
+    assert!(
+        !status.contains("pending"),
+        "applied in the stopped cluster:\n{status}"
+    );
+    assert!(
+        !dir.path().join("postgres/postmaster.pid").exists(),
+        "the server started for the command is stopped after it"
+    );
+}
+
+#[test]
+fn malha_migrate_without_a_database_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["migrate", "status"])
+        .env_remove("DATABASE_URL")
+        .env("MALHA_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL") && stderr.contains("malha up"),
+        "{stderr}"
+    );
 }

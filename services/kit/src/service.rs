@@ -23,7 +23,7 @@ pub type BuildFn = fn(&mut Context<'_>) -> anyhow::Result<Arc<dyn Hosted>>;
 
 /// One deployable service, as its crate exports it (`pub static SERVICE`).
 pub struct Service {
-    /// The name used with `--target`, also its schema's and metrics' name.
+    /// The name used with `--target`, in logs and in metrics labels.
     pub name: &'static str,
     /// Its database schema and migrations.
     pub schema: &'static Schema,

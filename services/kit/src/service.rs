@@ -327,6 +327,100 @@ mod tests {
         assert_eq!(settings.get::<Example>().example_limit, 3);
     }
 
+    static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+    static SCHEMA: Schema = Schema {
+        name: "caller",
+        migrator: &MIGRATOR,
+    };
+    static CALLER: Service = Service {
+        name: "caller",
+        schema: &SCHEMA,
+        calls: &["callee"],
+        settings: SettingsSpec::NONE,
+        build: |_| anyhow::bail!("not built in these tests"),
+    };
+
+    fn host(hosted: Vec<&'static str>) -> Host {
+        let config = ServeConfig {
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            admin_addr: "127.0.0.1:0".parse().unwrap(),
+            database_url: None,
+            nats_url: None,
+            db_max_connections: 1,
+            migrate_on_start: false,
+            auth: crate::config::AuthConfig::with_identity(None),
+            services: ServiceSettings::default(),
+            shutdown_delay_seconds: 0,
+            max_connection_age_seconds: 300,
+            shutdown_grace_seconds: 1,
+        };
+        Host::new(config, None, hosted, "http://127.0.0.1:7".into())
+    }
+
+    fn context(host: &mut Host) -> Context<'_> {
+        let pool = crate::db::pool("postgres://u@127.0.0.1:1/d", &SCHEMA, 1).unwrap();
+        Context::new(&CALLER, pool, Arc::new(AtomicBool::new(false)), host)
+    }
+
+    struct Minted(&'static str);
+
+    impl MintToken for Minted {
+        fn mint(
+            &self,
+        ) -> futures::future::BoxFuture<'_, Result<(String, std::time::Duration), tonic::Status>>
+        {
+            Box::pin(async move {
+                Ok((
+                    format!("token-of-{}", self.0),
+                    std::time::Duration::from_secs(60),
+                ))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_callee_hosted_here_is_reached_on_loopback_unless_configured() {
+        let mut hosted = host(vec!["caller", "callee"]);
+        let ctx = context(&mut hosted);
+        assert_eq!(
+            ctx.url_of("callee", None).as_deref(),
+            Some("http://127.0.0.1:7")
+        );
+        assert_eq!(
+            ctx.url_of("callee", Some("http://callee:50051")).as_deref(),
+            Some("http://callee:50051")
+        );
+        let mut alone = host(vec!["caller"]);
+        assert_eq!(context(&mut alone).url_of("callee", None), None);
+    }
+
+    #[tokio::test]
+    async fn a_service_token_comes_from_a_co_hosted_issuer_or_an_error_says_how() {
+        let mut host = host(vec!["caller"]);
+        let error = context(&mut host)
+            .service_token()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("caller") && error.contains("MALHA_CLIENT_ID"),
+            "{error}"
+        );
+        assert!(
+            context(&mut host)
+                .bus()
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("MALHA_NATS_URL")
+        );
+
+        context(&mut host).lend_token_issuer(Arc::new(|service| Arc::new(Minted(service))));
+        assert!(host.has_token_issuer());
+        let token = context(&mut host).service_token().unwrap();
+        assert_eq!(&*token.token().await.unwrap(), "token-of-caller");
+    }
+
     #[test]
     fn unset_settings_read_as_their_default_and_can_be_changed() {
         let mut settings = ServiceSettings::default();

@@ -48,6 +48,22 @@ pub async fn database_url_or_local(configured: Option<Secret>) -> anyhow::Result
     }
 }
 
+/// The URL of the database of a *running* `malha up` in [`data_dir`]; an
+/// error saying what to do when there is none. (Use
+/// [`database_url_or_local`] to reach a stopped one too.)
+pub fn local_database_url() -> anyhow::Result<Secret> {
+    let data_dir = data_dir();
+    running_port(&data_dir.join("postgres"))
+        .map(|port| Secret::new(local_url(port)))
+        .with_context(|| {
+            format!(
+                "DATABASE_URL is not set and no `malha up` is running on {} \
+                 (start `malha up`, or set DATABASE_URL)",
+                data_dir.display()
+            )
+        })
+}
+
 /// The database of the `malha up` whose data directory is `data_dir`.
 pub async fn local_database(data_dir: &Path) -> anyhow::Result<LocalDatabase> {
     let cluster_dir = data_dir.join("postgres");

@@ -22,6 +22,47 @@ use malha_api::identity::identity_service_server::IdentityServiceServer;
 use malha_kit::auth::RolePermissions;
 use malha_kit::db::{Pool, Schema};
 use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
+
+/// Identity, as the binary hosts it. It issues every token, so it lends the
+/// services built after it in the same process a minter for their own.
+pub static SERVICE: Service = Service {
+    name: "identity",
+    schema: &SCHEMA,
+    calls: &[],
+    settings: SettingsSpec::NONE,
+    build,
+};
+
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    let auth = &ctx.config().auth;
+    let config = IdentityConfig {
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.clone(),
+        access_ttl: Duration::from_secs(auth.access_token_ttl_seconds),
+        refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+        key_wrap: key_wrap(auth.key_encryption_key.as_ref())?,
+        key_activation_delay: Duration::from_secs(auth.key_activation_delay_seconds),
+    };
+    let identity = Arc::new(Identity::new(
+        ctx.pool.clone(),
+        config,
+        Arc::clone(&ctx.migrated),
+    ));
+    let issuer = Arc::clone(&identity);
+    ctx.lend_token_issuer(Arc::new(move |service| issuer.service_minter(service)));
+    Ok(identity)
+}
+
+/// The key-encryption key of the signing keys (`MALHA_KEY_ENCRYPTION_KEY`),
+/// when configured.
+pub fn key_wrap(
+    secret: Option<&malha_kit::config::Secret>,
+) -> anyhow::Result<Option<Arc<wrap::KeyWrap>>> {
+    secret
+        .map(|secret| wrap::KeyWrap::from_base64(secret).map(Arc::new))
+        .transpose()
+}
 
 /// The database schema and migrations of identity.
 pub static SCHEMA: Schema = Schema {

@@ -21,11 +21,29 @@ use malha_kit::auth::RolePermissions;
 use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
 
 /// Subject of `StockLow`.
 pub const SUBJECT_STOCK_LOW: &str = "inventory.stock.low";
 /// Subject of `StockShortage`.
 pub const SUBJECT_STOCK_SHORTAGE: &str = "inventory.stock.shortage";
+
+/// Inventory, as the binary hosts it.
+pub static SERVICE: Service = Service {
+    name: "inventory",
+    schema: &SCHEMA,
+    calls: &["identity"],
+    settings: SettingsSpec::NONE,
+    build,
+};
+
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    Ok(Arc::new(Inventory::new(
+        ctx.pool.clone(),
+        ctx.bus()?,
+        Arc::clone(&ctx.migrated),
+    )))
+}
 
 /// The database schema and migrations of inventory.
 pub static SCHEMA: Schema = Schema {

@@ -64,11 +64,10 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub auth: AuthConfig,
 
-    #[command(flatten)]
-    pub orders: OrdersConfig,
-
-    #[command(flatten)]
-    pub payments: PaymentsConfig,
+    /// Each hosted service's own settings, by type: filled from the flags
+    /// its crate declares (`malha::settings`), defaults when built in code.
+    #[arg(skip)]
+    pub services: crate::service::ServiceSettings,
 
     /// Seconds between SIGTERM (health NOT_SERVING) and closing the listener,
     /// so load balancers stop sending new calls first.
@@ -130,8 +129,8 @@ pub struct AuthConfig {
     pub key_encryption_key: Option<Secret>,
 
     /// This process's service account (client credentials grant), for the
-    /// calls a service makes on its own behalf (orders → payments). Not
-    /// needed when identity is served by the same process.
+    /// calls a service makes on its own behalf. Not needed when the token
+    /// issuer (identity) is served by the same process.
     #[arg(long, env = "MALHA_CLIENT_ID", requires = "client_secret")]
     pub client_id: Option<String>,
 
@@ -143,111 +142,6 @@ pub struct AuthConfig {
         requires = "client_id"
     )]
     pub client_secret: Option<Secret>,
-}
-
-/// How orders reaches payments.
-#[derive(Debug, Clone, clap::Args)]
-pub struct OrdersConfig {
-    /// Where payments listens. Defaults to this process's own gRPC port when
-    /// it hosts payments.
-    #[arg(long, env = "MALHA_PAYMENTS_URL")]
-    pub payments_url: Option<String>,
-
-    /// Deadline of a call to payments, in milliseconds.
-    #[arg(long, env = "MALHA_PAYMENTS_DEADLINE_MS", default_value_t = 3000)]
-    pub payments_deadline_ms: u64,
-}
-
-impl Default for OrdersConfig {
-    fn default() -> Self {
-        Self {
-            payments_url: None,
-            payments_deadline_ms: 3000,
-        }
-    }
-}
-
-/// Pix payments: the merchant, the provider and its secrets.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PaymentsConfig {
-    /// `local` (the BR Code is generated here; no external account) or `mercadopago`.
-    #[arg(long, env = "MALHA_PAYMENT_PROVIDER", default_value = "local")]
-    pub payment_provider: String,
-
-    /// The merchant's Pix key (e-mail, phone, CPF/CNPJ or random key).
-    #[arg(
-        long,
-        env = "MALHA_PIX_KEY",
-        default_value = "123e4567-e12b-12d1-a456-426655440000"
-    )]
-    pub pix_key: String,
-
-    /// Merchant name in the BR Code (at most 25 characters).
-    #[arg(
-        long,
-        env = "MALHA_PIX_MERCHANT_NAME",
-        default_value = "Malha Lanchonete"
-    )]
-    pub pix_merchant_name: String,
-
-    /// Merchant city in the BR Code (at most 15 characters).
-    #[arg(long, env = "MALHA_PIX_MERCHANT_CITY", default_value = "SAO PAULO")]
-    pub pix_merchant_city: String,
-
-    /// Seconds a payment may stay pending before it expires.
-    #[arg(long, env = "MALHA_PAYMENT_EXPIRY_SECONDS", default_value_t = 900)]
-    pub payment_expiry_seconds: u64,
-
-    /// Milliseconds between sweeps for expired payments.
-    #[arg(long, env = "MALHA_PAYMENT_EXPIRY_SWEEP_MS", default_value_t = 5000)]
-    pub payment_expiry_sweep_ms: u64,
-
-    /// Secret that signs provider notifications (`x-signature`); without it
-    /// every notification is refused.
-    #[arg(long, env = "MALHA_PAYMENTS_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<Secret>,
-
-    /// MercadoPago access token (provider `mercadopago`).
-    #[arg(long, env = "MALHA_MERCADOPAGO_ACCESS_TOKEN", hide_env_values = true)]
-    pub mercadopago_access_token: Option<Secret>,
-
-    /// MercadoPago API base URL.
-    #[arg(
-        long,
-        env = "MALHA_MERCADOPAGO_BASE_URL",
-        default_value = "https://api.mercadopago.com"
-    )]
-    pub mercadopago_base_url: String,
-
-    /// Payer e-mail sent to MercadoPago (customers may be anonymous).
-    #[arg(
-        long,
-        env = "MALHA_MERCADOPAGO_PAYER_EMAIL",
-        default_value = "cliente@malha.local"
-    )]
-    pub mercadopago_payer_email: String,
-
-    /// Public URL of the webhook MercadoPago should call (optional).
-    #[arg(long, env = "MALHA_MERCADOPAGO_NOTIFICATION_URL")]
-    pub mercadopago_notification_url: Option<String>,
-}
-
-impl Default for PaymentsConfig {
-    fn default() -> Self {
-        Self {
-            payment_provider: "local".into(),
-            pix_key: "123e4567-e12b-12d1-a456-426655440000".into(),
-            pix_merchant_name: "Malha Lanchonete".into(),
-            pix_merchant_city: "SAO PAULO".into(),
-            payment_expiry_seconds: 900,
-            payment_expiry_sweep_ms: 5000,
-            webhook_secret: None,
-            mercadopago_access_token: None,
-            mercadopago_base_url: "https://api.mercadopago.com".into(),
-            mercadopago_payer_email: "cliente@malha.local".into(),
-            mercadopago_notification_url: None,
-        }
-    }
 }
 
 impl ServeConfig {

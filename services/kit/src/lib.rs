@@ -10,6 +10,7 @@
 //! - [`clients`]: outgoing gRPC with deadlines, token and trace propagation.
 //! - [`events`]: transactional outbox, relay to NATS JetStream, exactly-once consumers.
 //! - [`page`]: page tokens for list RPCs.
+//! - [`service`]: how a service crate describes itself to the binary that hosts it.
 
 pub mod auth;
 pub mod clients;
@@ -22,6 +23,7 @@ pub mod mask;
 pub mod page;
 pub mod server;
 pub mod stored;
+pub mod service;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

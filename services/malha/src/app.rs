@@ -14,6 +14,7 @@ use malha_kit::auth::{KeySource, Verifier};
 use malha_kit::config::ServeConfig;
 use malha_kit::events::EventBus;
 use malha_kit::server::{self, RunningServer, ServerSpec};
+use malha_kit::service::{Context as BuildContext, Host};
 
 /// Starts serving `targets` with `config`. Never fails because the database
 /// is down: it serves NOT_SERVING until it is back.
@@ -36,32 +37,30 @@ pub async fn start(
     let grpc = TcpListener::bind(config.grpc_addr)
         .await
         .with_context(|| format!("binding the gRPC address {}", config.grpc_addr))?;
-    let config = &with_local_urls(config, targets, grpc.local_addr()?.port());
+    let loopback = format!("http://127.0.0.1:{}", grpc.local_addr()?.port());
+    let mut host = Host::new(
+        config.clone(),
+        bus,
+        targets.iter().map(|t| t.name).collect(),
+        loopback.clone(),
+    );
     let mut services = Vec::with_capacity(targets.len());
-    let mut built = targets::Built::default();
     for target in targets {
         let pool = targets::pool(&url, target, config.db_max_connections)?;
         let migrated = Arc::new(AtomicBool::new(!config.migrate_on_start));
         if config.migrate_on_start {
             spawn_migrations(target, pool.clone(), Arc::clone(&migrated));
         }
-        services.push(targets::build(
-            target,
-            pool,
-            config,
-            migrated,
-            bus.as_ref(),
-            &mut built,
-        )?);
+        let mut context = BuildContext::new(target, pool, migrated, &mut host);
+        services.push((target.build)(&mut context)?);
     }
 
     let source = match (&config.auth.jwks_file, &config.auth.identity_url) {
         (Some(path), _) => KeySource::File(path.clone()),
         (None, Some(url)) => KeySource::Identity(url.clone()),
-        // Hosted here: still fetched over real gRPC, on loopback.
-        (None, None) if targets.iter().any(|t| t.name == "identity") => {
-            KeySource::Identity(format!("http://127.0.0.1:{}", grpc.local_addr()?.port()))
-        }
+        // The token issuer is hosted here: its keys are still fetched over
+        // real gRPC, on loopback.
+        (None, None) if host.has_token_issuer() => KeySource::Identity(loopback),
         (None, None) => anyhow::bail!(
             "MALHA_IDENTITY_URL is required when identity is not served by this process"
         ),
@@ -81,19 +80,6 @@ pub async fn start(
         shutdown_grace,
         max_connection_age: Duration::from_secs(config.max_connection_age_seconds),
     })
-}
-
-/// `config` with the URL of each callee hosted here, when none is
-/// configured, pointing at this process's own gRPC `port` (as identity's is).
-fn with_local_urls(config: &ServeConfig, targets: &[&'static Target], port: u16) -> ServeConfig {
-    let mut config = config.clone();
-    if config.auth.identity_url.is_none() && targets.iter().any(|t| t.name == "identity") {
-        config.auth.identity_url = Some(format!("http://127.0.0.1:{port}"));
-    }
-    if config.orders.payments_url.is_none() && targets.iter().any(|t| t.name == "payments") {
-        config.orders.payments_url = Some(format!("http://127.0.0.1:{port}"));
-    }
-    config
 }
 
 /// Applies `target`'s migrations, retrying until the database answers.

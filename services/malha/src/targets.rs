@@ -1,65 +1,29 @@
-//! Every service the binary can host, by target name, with the schema it
-//! owns and the targets it calls (the graph the mesh policies allow).
+//! The registry: every service this binary can host, as each service crate
+//! describes itself ([`malha_kit::service::Service`]). Adding a service is one
+//! line here; nothing else in the binary names it.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use malha_kit::db::{self, Pool};
+use malha_kit::service::Service;
 
-use anyhow::Context;
-use malha_kit::clients::{self, ServiceToken};
-use malha_kit::config::ServeConfig;
-use malha_kit::db::{self, Pool, Schema};
-use malha_kit::events::EventBus;
-use malha_kit::server::Hosted;
+/// A deployable service (its crate's `SERVICE`).
+pub type Target = Service;
 
-/// A deployable service.
-pub struct Target {
-    /// The name used with `--target`.
-    pub name: &'static str,
-    /// Its database schema and migrations.
-    pub schema: &'static Schema,
-    /// Targets it calls over gRPC.
-    pub calls: &'static [&'static str],
-}
-
-/// Every target, in start-up order.
-pub static TARGETS: &[Target] = &[
-    Target {
-        name: "identity",
-        schema: &malha_identity::SCHEMA,
-        calls: &[],
-    },
-    Target {
-        name: "projects",
-        schema: &malha_projects::SCHEMA,
-        calls: &["identity"],
-    },
-    Target {
-        name: "inventory",
-        schema: &malha_inventory::SCHEMA,
-        calls: &["identity"],
-    },
-    Target {
-        name: "suppliers",
-        schema: &malha_suppliers::SCHEMA,
-        calls: &["identity"],
-    },
-    Target {
-        name: "payments",
-        schema: &malha_payments::SCHEMA,
-        calls: &["identity"],
-    },
-    Target {
-        name: "orders",
-        schema: &malha_orders::SCHEMA,
-        calls: &["identity", "payments"],
-    },
+/// Every target, in start-up order: a service that lends others something
+/// (identity mints their tokens) comes before the services that use it.
+pub static TARGETS: &[&Target] = &[
+    &malha_identity::SERVICE,
+    &malha_projects::SERVICE,
+    &malha_inventory::SERVICE,
+    &malha_suppliers::SERVICE,
+    &malha_payments::SERVICE,
+    &malha_orders::SERVICE,
 ];
 
 /// Resolves `identity,orders` or `all` to targets; unknown names are an error
 /// that lists the known ones.
 pub fn resolve(spec: &str) -> anyhow::Result<Vec<&'static Target>> {
     if spec.trim() == "all" {
-        return Ok(TARGETS.iter().collect());
+        return Ok(TARGETS.to_vec());
     }
     let mut out: Vec<&'static Target> = Vec::new();
     for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -78,116 +42,16 @@ pub fn resolve(spec: &str) -> anyhow::Result<Vec<&'static Target>> {
         !out.is_empty(),
         "no target given; use --target all or a list"
     );
-    // Start-up order, whatever the order given: identity is built before the
-    // services that mint their tokens with it.
+    // Start-up order, whatever the order given.
     out.sort_by_key(|t| TARGETS.iter().position(|known| known.name == t.name));
     Ok(out)
 }
 
-/// What the targets built so far in this process lend the next ones.
-#[derive(Default)]
-pub struct Built {
-    /// Identity, when this process serves it.
-    identity: Option<Arc<malha_identity::Identity>>,
-}
-
-/// Builds the hosted service of `target` over `pool` (and the event bus, for
-/// services that publish or consume events).
-pub fn build(
-    target: &'static Target,
-    pool: Pool,
-    config: &ServeConfig,
-    migrated: Arc<AtomicBool>,
-    bus: Option<&EventBus>,
-    built: &mut Built,
-) -> anyhow::Result<Arc<dyn Hosted>> {
-    let bus = || {
-        bus.cloned().ok_or_else(|| {
-            anyhow::anyhow!(
-                "MALHA_NATS_URL is required to serve {} (it publishes or consumes events)",
-                target.name
-            )
-        })
-    };
-    Ok(match target.name {
-        "identity" => {
-            let identity = Arc::new(malha_identity::Identity::new(
-                pool,
-                malha_identity::IdentityConfig {
-                    issuer: config.auth.issuer.clone(),
-                    audience: config.auth.audience.clone(),
-                    access_ttl: std::time::Duration::from_secs(
-                        config.auth.access_token_ttl_seconds,
-                    ),
-                    refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
-                    key_wrap: key_wrap(config.auth.key_encryption_key.as_ref())?,
-                    key_activation_delay: std::time::Duration::from_secs(
-                        config.auth.key_activation_delay_seconds,
-                    ),
-                },
-                migrated,
-            ));
-            built.identity = Some(Arc::clone(&identity));
-            identity
-        }
-        "projects" => Arc::new(malha_projects::Projects::new(pool, bus()?, migrated)),
-        "inventory" => Arc::new(malha_inventory::Inventory::new(pool, bus()?, migrated)),
-        "suppliers" => Arc::new(malha_suppliers::Suppliers::new(pool, migrated)),
-        "payments" => Arc::new(malha_payments::Payments::new(
-            pool,
-            bus()?,
-            migrated,
-            &config.payments,
-        )?),
-        "orders" => Arc::new(malha_orders::Orders::new(
-            pool,
-            bus()?,
-            migrated,
-            &config.orders,
-            service_token(target, config, built)?,
-        )?),
-        other => unreachable!("target {other} is listed in TARGETS but not built"),
-    })
-}
-
-/// The key-encryption key of identity's signing keys, when configured.
+/// The key-encryption key of identity's signing keys (for `malha keys`).
 pub fn key_wrap(
     secret: Option<&malha_kit::config::Secret>,
-) -> anyhow::Result<Option<Arc<malha_identity::wrap::KeyWrap>>> {
-    secret
-        .map(|secret| malha_identity::wrap::KeyWrap::from_base64(secret).map(Arc::new))
-        .transpose()
-}
-
-/// The token `target` uses for calls on its own behalf: its service
-/// account's (client credentials), or minted by identity in this process.
-fn service_token(
-    target: &'static Target,
-    config: &ServeConfig,
-    built: &Built,
-) -> anyhow::Result<Arc<ServiceToken>> {
-    if let Some(credentials) = config.auth.credentials() {
-        let url = config
-            .auth
-            .identity_url
-            .as_deref()
-            .context("MALHA_IDENTITY_URL is required with MALHA_CLIENT_ID")?;
-        return Ok(Arc::new(ServiceToken::new(
-            clients::channel(url)?,
-            credentials,
-        )));
-    }
-    match &built.identity {
-        Some(identity) => Ok(Arc::new(ServiceToken::local(
-            identity.service_minter(target.name),
-        ))),
-        None => anyhow::bail!(
-            "{} calls other services on its own behalf: set MALHA_CLIENT_ID and \
-             MALHA_CLIENT_SECRET to a service account with the `service` role \
-             (docs/deploy.md, \"Service accounts\"), or serve identity in the same process",
-            target.name
-        ),
-    }
+) -> anyhow::Result<Option<std::sync::Arc<malha_identity::wrap::KeyWrap>>> {
+    malha_identity::key_wrap(secret)
 }
 
 /// A pool for `target` in its own schema.
@@ -223,6 +87,16 @@ mod tests {
                     "{} calls {call}",
                     target.name
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn names_and_schemas_are_unique() {
+        for (i, a) in TARGETS.iter().enumerate() {
+            for b in &TARGETS[i + 1..] {
+                assert_ne!(a.name, b.name, "two targets named {}", a.name);
+                assert_ne!(a.schema.name, b.schema.name, "{} and {}", a.name, b.name);
             }
         }
     }

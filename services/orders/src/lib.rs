@@ -15,6 +15,7 @@ pub mod checkout;
 pub mod domain;
 pub mod events;
 pub mod payments;
+pub mod settings;
 pub mod store;
 pub mod transition;
 pub mod watch;
@@ -27,13 +28,37 @@ use anyhow::Context;
 
 use malha_api::malha::orders::v1::orders_service_server::OrdersServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::config::OrdersConfig;
 use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
 
 use crate::payments::PaymentsClient;
+pub use crate::settings::OrdersConfig;
 use crate::watch::Hub;
+
+/// Orders, as the binary hosts it.
+pub static SERVICE: Service = Service {
+    name: "orders",
+    schema: &SCHEMA,
+    calls: &["identity", "payments"],
+    settings: SettingsSpec::of::<OrdersConfig>(),
+    build,
+};
+
+/// Orders over the context's pool and bus, calling payments (hosted here or
+/// at `MALHA_PAYMENTS_URL`) with its own service token.
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    let mut config = ctx.settings::<OrdersConfig>();
+    config.payments_url = ctx.url_of("payments", config.payments_url.as_deref());
+    Ok(Arc::new(Orders::new(
+        ctx.pool.clone(),
+        ctx.bus()?,
+        Arc::clone(&ctx.migrated),
+        &config,
+        ctx.service_token()?,
+    )?))
+}
 
 /// The database schema and migrations of orders.
 pub static SCHEMA: Schema = Schema {

@@ -26,12 +26,12 @@ use std::sync::atomic::AtomicBool;
 
 use malha_api::malha::payments::v1::payments_service_server::PaymentsServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::config::PaymentsConfig;
 use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
 
-pub use settings::Settings;
+pub use settings::{PaymentsConfig, Settings};
 
 /// Subject of `PaymentApproved`.
 pub const SUBJECT_APPROVED: &str = "payments.payment.approved";
@@ -41,6 +41,24 @@ pub const SUBJECT_REJECTED: &str = "payments.payment.rejected";
 pub const SUBJECT_EXPIRED: &str = "payments.payment.expired";
 /// Subject of `PaymentRefunded`.
 pub const SUBJECT_REFUNDED: &str = "payments.payment.refunded";
+
+/// Payments, as the binary hosts it.
+pub static SERVICE: Service = Service {
+    name: "payments",
+    schema: &SCHEMA,
+    calls: &["identity"],
+    settings: SettingsSpec::of::<PaymentsConfig>(),
+    build,
+};
+
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    Ok(Arc::new(Payments::new(
+        ctx.pool.clone(),
+        ctx.bus()?,
+        Arc::clone(&ctx.migrated),
+        &ctx.settings::<PaymentsConfig>(),
+    )?))
+}
 
 /// The database schema and migrations of payments.
 pub static SCHEMA: Schema = Schema {

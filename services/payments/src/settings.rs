@@ -10,7 +10,7 @@ use crate::brcode;
 use crate::provider::Provider;
 use crate::provider::local::Local;
 use crate::provider::mercadopago::{MercadoPago, MercadoPagoConfig};
-use malha_kit::config::PaymentsConfig;
+use malha_kit::config::Secret;
 
 /// Who receives the money: what fields 26-01, 59 and 60 of the BR Code carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,90 @@ impl Merchant {
     pub fn description_room(&self) -> usize {
         // 26 = 00 GUI (4 + 14) + 01 key (4 + len) + 02 description (4 + len).
         99usize.saturating_sub(18 + 4 + self.key.len() + 4)
+    }
+}
+
+/// Payments' flags and environment: the merchant, the provider and its
+/// secrets (`malha serve --help` lists them under "payments").
+#[derive(Debug, Clone, clap::Args)]
+pub struct PaymentsConfig {
+    /// `local` (the BR Code is generated here; no external account) or `mercadopago`.
+    #[arg(long, env = "MALHA_PAYMENT_PROVIDER", default_value = "local")]
+    pub payment_provider: String,
+
+    /// The merchant's Pix key (e-mail, phone, CPF/CNPJ or random key).
+    #[arg(
+        long,
+        env = "MALHA_PIX_KEY",
+        default_value = "123e4567-e12b-12d1-a456-426655440000"
+    )]
+    pub pix_key: String,
+
+    /// Merchant name in the BR Code (at most 25 characters).
+    #[arg(
+        long,
+        env = "MALHA_PIX_MERCHANT_NAME",
+        default_value = "Malha Lanchonete"
+    )]
+    pub pix_merchant_name: String,
+
+    /// Merchant city in the BR Code (at most 15 characters).
+    #[arg(long, env = "MALHA_PIX_MERCHANT_CITY", default_value = "SAO PAULO")]
+    pub pix_merchant_city: String,
+
+    /// Seconds a payment may stay pending before it expires.
+    #[arg(long, env = "MALHA_PAYMENT_EXPIRY_SECONDS", default_value_t = 900)]
+    pub payment_expiry_seconds: u64,
+
+    /// Milliseconds between sweeps for expired payments.
+    #[arg(long, env = "MALHA_PAYMENT_EXPIRY_SWEEP_MS", default_value_t = 5000)]
+    pub payment_expiry_sweep_ms: u64,
+
+    /// Secret that signs provider notifications (`x-signature`); without it
+    /// every notification is refused.
+    #[arg(long, env = "MALHA_PAYMENTS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+
+    /// MercadoPago access token (provider `mercadopago`).
+    #[arg(long, env = "MALHA_MERCADOPAGO_ACCESS_TOKEN", hide_env_values = true)]
+    pub mercadopago_access_token: Option<Secret>,
+
+    /// MercadoPago API base URL.
+    #[arg(
+        long,
+        env = "MALHA_MERCADOPAGO_BASE_URL",
+        default_value = "https://api.mercadopago.com"
+    )]
+    pub mercadopago_base_url: String,
+
+    /// Payer e-mail sent to MercadoPago (customers may be anonymous).
+    #[arg(
+        long,
+        env = "MALHA_MERCADOPAGO_PAYER_EMAIL",
+        default_value = "cliente@malha.local"
+    )]
+    pub mercadopago_payer_email: String,
+
+    /// Public URL of the webhook MercadoPago should call (optional).
+    #[arg(long, env = "MALHA_MERCADOPAGO_NOTIFICATION_URL")]
+    pub mercadopago_notification_url: Option<String>,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            payment_provider: "local".into(),
+            pix_key: "123e4567-e12b-12d1-a456-426655440000".into(),
+            pix_merchant_name: "Malha Lanchonete".into(),
+            pix_merchant_city: "SAO PAULO".into(),
+            payment_expiry_seconds: 900,
+            payment_expiry_sweep_ms: 5000,
+            webhook_secret: None,
+            mercadopago_access_token: None,
+            mercadopago_base_url: "https://api.mercadopago.com".into(),
+            mercadopago_payer_email: "cliente@malha.local".into(),
+            mercadopago_notification_url: None,
+        }
     }
 }
 
@@ -131,7 +215,7 @@ mod tests {
             Settings::from_config(&config).is_err(),
             "an access token is required"
         );
-        config.mercadopago_access_token = Some(malha_kit::config::Secret::new("TEST-1"));
+        config.mercadopago_access_token = Some(Secret::new("TEST-1"));
         assert_eq!(
             Settings::from_config(&config).unwrap().provider.name(),
             "mercadopago"

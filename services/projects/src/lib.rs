@@ -17,9 +17,27 @@ use malha_kit::auth::RolePermissions;
 use malha_kit::db::{Pool, Schema};
 use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
 
 /// Subject of `ProjectCreated`.
 pub const SUBJECT_PROJECT_CREATED: &str = "projects.project.created";
+
+/// Projects, as the binary hosts it.
+pub static SERVICE: Service = Service {
+    name: "projects",
+    schema: &SCHEMA,
+    calls: &["identity"],
+    settings: SettingsSpec::NONE,
+    build,
+};
+
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    Ok(Arc::new(Projects::new(
+        ctx.pool.clone(),
+        ctx.bus()?,
+        Arc::clone(&ctx.migrated),
+    )))
+}
 
 /// The database schema and migrations of projects.
 pub static SCHEMA: Schema = Schema {

@@ -18,6 +18,23 @@ use malha_api::malha::suppliers::v1::suppliers_service_server::SuppliersServiceS
 use malha_kit::auth::RolePermissions;
 use malha_kit::db::{Pool, Schema};
 use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
+
+/// Suppliers, as the binary hosts it.
+pub static SERVICE: Service = Service {
+    name: "suppliers",
+    schema: &SCHEMA,
+    calls: &["identity"],
+    settings: SettingsSpec::NONE,
+    build,
+};
+
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    Ok(Arc::new(Suppliers::new(
+        ctx.pool.clone(),
+        Arc::clone(&ctx.migrated),
+    )))
+}
 
 /// The database schema and migrations of suppliers.
 pub static SCHEMA: Schema = Schema {

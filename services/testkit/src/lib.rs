@@ -1,4 +1,7 @@
-//! Test support for Malha: starts a private NATS server (see [`NatsServer`]) and a private PostgreSQL server from the machine's own server binaries (no Docker, nothing assumed running) and hands each test a fresh database; `malha up` uses the same code with a persistent data directory.
+//! Test support for Malha: one private PostgreSQL server per test binary
+//! (from `malha-local`, which `malha up` uses with a persistent data
+//! directory), a fresh database per test, and the private NATS server
+//! re-exported. Nothing is assumed running and no Docker is needed.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -7,16 +10,9 @@
 //! # Ok(()) }
 //! ```
 
-mod binaries;
-mod nats;
-mod ports;
-mod postgres;
-mod process;
-
-pub use binaries::PgBinaries;
-pub use nats::{NATS_INSTALL_HINT, NatsServer, find_nats_server};
-pub use ports::free_port;
-pub use postgres::PgCluster;
+pub use malha_local::{
+    NATS_INSTALL_HINT, NatsServer, PgBinaries, PgCluster, find_nats_server, free_port,
+};
 
 use anyhow::anyhow;
 use tokio::sync::OnceCell;

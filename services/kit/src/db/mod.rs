@@ -3,6 +3,7 @@
 //! timeouts. A pool never blocks start-up: readiness reports the database.
 
 mod executor;
+pub mod migrations;
 mod pool;
 
 use std::str::FromStr;
@@ -45,7 +46,8 @@ pub fn pool(url: &str, schema: &Schema, max_connections: u32) -> anyhow::Result<
     ))
 }
 
-/// Creates the schema if needed and applies pending migrations inside it.
+/// Creates the schema if needed and applies pending migrations inside it
+/// ([`migrations`] lists and reverts them).
 pub async fn migrate(pool: &Pool, schema: &Schema) -> anyhow::Result<()> {
     // The schema name is a compile-time constant of the service, never input.
     let ddl = format!(
@@ -56,15 +58,17 @@ pub async fn migrate(pool: &Pool, schema: &Schema) -> anyhow::Result<()> {
         .execute(pool)
         .await
         .with_context(|| format!("creating schema {}", schema.name))?;
+    // The kit's event tables first: they depend on nothing, and a fresh
+    // schema's newest step is then the service's own (`migrate --down 1`).
+    crate::events::MIGRATOR
+        .run(pool.admin())
+        .await
+        .with_context(|| format!("creating the event tables of {}", schema.name))?;
     schema
         .migrator
         .run(pool.admin())
         .await
         .with_context(|| format!("applying the migrations of {}", schema.name))?;
-    crate::events::MIGRATOR
-        .run(pool.admin())
-        .await
-        .with_context(|| format!("creating the event tables of {}", schema.name))?;
     Ok(())
 }
 

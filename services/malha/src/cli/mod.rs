@@ -4,6 +4,8 @@
 mod bench;
 mod events;
 mod keys;
+pub mod local;
+pub mod migrate;
 pub mod seed;
 mod serve;
 mod token;
@@ -14,7 +16,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::targets;
-use malha_kit::config::Secret;
 use malha_kit::telemetry::{self, LogFormat};
 
 /// Malha: gRPC microservices for five real backends, in one binary.
@@ -36,15 +37,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run everything locally: private PostgreSQL, migrations, demo data, every service.
     Up(up::UpArgs),
-    /// Apply a target's migrations to DATABASE_URL and exit (the Helm hook runs this).
-    Migrate {
-        /// Targets to migrate (`all` or a list).
-        #[arg(long, env = "MALHA_TARGET", default_value = "all")]
-        target: String,
-        /// PostgreSQL URL.
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: Secret,
-    },
+    /// Apply (or `--down N` revert) targets' migrations, or list them
+    /// (`migrate status`); the Helm hook runs `malha migrate`.
+    Migrate(migrate::MigrateArgs),
     /// Watch the event bus: `malha events tail [subject]`.
     Events(events::EventsArgs),
     /// Manage identity's signing keys.
@@ -95,10 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Up(args) => up::run(args).await,
-        Command::Migrate {
-            target,
-            database_url,
-        } => migrate(&target, &database_url).await,
+        Command::Migrate(args) => migrate::run(args).await,
         Command::Keys(args) => keys::run(args).await,
         Command::Events(args) => events::run(args).await,
         Command::Seed(args) => seed::run(args).await,
@@ -136,13 +128,4 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-async fn migrate(spec: &str, url: &Secret) -> anyhow::Result<()> {
-    for target in targets::resolve(spec)? {
-        let pool = targets::pool(url.expose(), target, 2)?;
-        malha_kit::db::migrate(&pool, target.schema).await?;
-        println!("migrated {}", target.name);
-    }
-    Ok(())
 }

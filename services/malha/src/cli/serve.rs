@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 
+use crate::settings::Settings;
 use crate::{app, targets};
-use malha_kit::config::ServeConfig;
 
 /// The name that selects the JSON edge in `--target`.
 const EDGE: &str = "edge";
@@ -29,7 +29,7 @@ pub struct ServeArgs {
     pub upstream_url: Option<String>,
 
     #[command(flatten)]
-    pub config: ServeConfig,
+    pub config: Settings,
 }
 
 pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -12,9 +12,11 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
+use crate::settings::Settings;
 use crate::{app, targets};
-use malha_kit::config::{Secret, ServeConfig};
-use malha_testkit::{NatsServer, PgBinaries, PgCluster};
+use malha_kit::config::Secret;
+use malha_local::{NatsServer, PgBinaries, PgCluster};
+use malha_payments::PaymentsConfig;
 
 /// The webhook secret `malha up` uses unless MALHA_PAYMENTS_WEBHOOK_SECRET is set.
 pub const DEV_WEBHOOK_SECRET: &str = "malha-dev-webhook-secret";
@@ -43,7 +45,7 @@ pub struct UpArgs {
     pub no_seed: bool,
 
     #[command(flatten)]
-    pub config: ServeConfig,
+    pub config: Settings,
 }
 
 pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
@@ -56,7 +58,7 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     }
     let mut nats = None;
     if args.config.nats_url.is_none() {
-        malha_testkit::find_nats_server()?;
+        malha_local::find_nats_server()?;
         eprintln!(
             "starting nats-server (JetStream) on port {}",
             args.nats_port
@@ -82,8 +84,9 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
 
     // A laptop needs no payment provider account: the local Pix provider
     // signs its webhook notifications with this secret (printed below).
-    if args.config.payments.webhook_secret.is_none() {
-        args.config.payments.webhook_secret = Some(Secret::new(DEV_WEBHOOK_SECRET));
+    let payments = args.config.services.get_mut::<PaymentsConfig>();
+    if payments.webhook_secret.is_none() {
+        payments.webhook_secret = Some(Secret::new(DEV_WEBHOOK_SECRET));
     }
     let targets = targets::resolve("all")?;
     let server = app::start(&args.config, &targets).await?;
@@ -174,7 +177,7 @@ fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: 
     let database = args.config.database_url.as_ref().map_or("", Secret::expose);
     let nats = args.config.nats_url.as_deref().unwrap_or_default();
     // Only the built-in development secret is ever printed.
-    let webhook = match &args.config.payments.webhook_secret {
+    let webhook = match &args.config.services.get::<PaymentsConfig>().webhook_secret {
         Some(secret) if secret.expose() == DEV_WEBHOOK_SECRET => DEV_WEBHOOK_SECRET,
         _ => "(set by MALHA_PAYMENTS_WEBHOOK_SECRET)",
     };

@@ -37,8 +37,7 @@ pub(crate) fn config(database_url: &str, nats_url: &str) -> ServeConfig {
             key_encryption_key: Some(Secret::new(TEST_KEK)),
             ..AuthConfig::with_identity(None)
         },
-        orders: Default::default(),
-        payments: Default::default(),
+        services: Default::default(),
         shutdown_delay_seconds: 0,
         shutdown_grace_seconds: 5,
         max_connection_age_seconds: 300,

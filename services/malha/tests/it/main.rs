@@ -14,6 +14,7 @@ mod inventory;
 mod kit;
 mod orders;
 mod payments;
+mod migrations;
 mod pool;
 mod projects;
 mod security;

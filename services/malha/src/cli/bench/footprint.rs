@@ -35,8 +35,8 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
 }
 
 async fn measure(bench: &Bench, target: &str) -> anyhow::Result<(Duration, f64)> {
-    let grpc = malha_testkit::free_port();
-    let admin = malha_testkit::free_port();
+    let grpc = malha_local::free_port();
+    let admin = malha_local::free_port();
     let started = Instant::now();
     let mut child = Command::new(std::env::current_exe()?)
         .args(["serve", "--target", target])

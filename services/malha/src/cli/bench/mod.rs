@@ -77,9 +77,9 @@ struct Row {
 pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ghz = load::ghz()?;
     let h2load = load::h2load()?;
-    let pg = malha_testkit::PgCluster::start_ephemeral().await?;
+    let pg = malha_local::PgCluster::start_ephemeral().await?;
     pg.create_database("bench").await?;
-    let nats = malha_testkit::NatsServer::start_ephemeral().await?;
+    let nats = malha_local::NatsServer::start_ephemeral().await?;
     let dir = tempfile::tempdir()?;
     let protoset = dir.path().join("malha.protoset");
     // Two serialized FileDescriptorSets concatenated are one valid set.
@@ -95,8 +95,7 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         db_max_connections: 16,
         migrate_on_start: true,
         auth: AuthConfig::with_identity(None),
-        orders: Default::default(),
-        payments: Default::default(),
+        services: Default::default(),
         shutdown_delay_seconds: 0,
         shutdown_grace_seconds: 5,
         max_connection_age_seconds: 3600,
@@ -172,7 +171,7 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 fn pgbench() -> anyhow::Result<PathBuf> {
-    let dir = malha_testkit::PgBinaries::find()?.bin_dir().to_path_buf();
+    let dir = malha_local::PgBinaries::find()?.bin_dir().to_path_buf();
     [dir.join("pgbench"), PathBuf::from("/usr/bin/pgbench")]
         .into_iter()
         .find(|p| p.is_file())

@@ -328,7 +328,10 @@ async fn spawn(tune: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let db = malha_testkit::fresh_database().await.unwrap();
     let nats = malha_testkit::NatsServer::start_ephemeral().await.unwrap();
     let mut config = config(&db.url, &nats.url());
-    config.payments.webhook_secret = Some(Secret::new(SECRET));
+    config
+        .services
+        .get_mut::<malha_payments::PaymentsConfig>()
+        .webhook_secret = Some(Secret::new(SECRET));
     tune(&mut config);
     let app = TestApp::start(&config, nats).await;
     malha::cli::up::wait_until_serving(&app.url, Duration::from_secs(30))
@@ -349,8 +352,14 @@ async fn replica(app: &TestApp, targets: &str, port: u16) -> malha_kit::server::
     config.auth.client_secret = Some(account.client_secret);
     config.grpc_addr = format!("127.0.0.1:{port}").parse().unwrap();
     config.auth.identity_url = Some(app.url.clone());
-    config.orders.payments_url = Some(app.url.clone());
-    config.payments.webhook_secret = Some(Secret::new(SECRET));
+    config
+        .services
+        .get_mut::<malha_orders::OrdersConfig>()
+        .payments_url = Some(app.url.clone());
+    config
+        .services
+        .get_mut::<malha_payments::PaymentsConfig>()
+        .webhook_secret = Some(Secret::new(SECRET));
     let server = app::start(&config, &targets::resolve(targets).unwrap())
         .await
         .expect("the replica starts");

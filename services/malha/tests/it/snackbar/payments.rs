@@ -187,7 +187,10 @@ async fn orders_alone_without_a_service_account_refuses_to_start_and_says_how() 
     let nats = malha_testkit::NatsServer::start_ephemeral().await.unwrap();
     let mut config = config(&db.url, &nats.url());
     config.auth.identity_url = Some("http://127.0.0.1:9".into());
-    config.orders.payments_url = Some("http://127.0.0.1:9".into());
+    config
+        .services
+        .get_mut::<malha_orders::OrdersConfig>()
+        .payments_url = Some("http://127.0.0.1:9".into());
     let error = app::start(&config, &targets::resolve("orders").unwrap())
         .await
         .err()
@@ -404,7 +407,12 @@ async fn a_refund_is_refused_before_approval_then_logged_and_published_once() {
 #[tokio::test]
 async fn when_payments_is_down_the_order_stays_received_and_payment_is_requested_later() {
     let port = malha_testkit::free_port();
-    let app = spawn(|c| c.orders.payments_url = Some(format!("http://127.0.0.1:{port}"))).await;
+    let app = spawn(|c| {
+        c.services
+            .get_mut::<malha_orders::OrdersConfig>()
+            .payments_url = Some(format!("http://127.0.0.1:{port}"))
+    })
+    .await;
     let admin = app.admin_token().await;
     let mut bar = SnackBar::open(&app.url, &admin, SECRET).await;
     let customer = bar.customer().await;
@@ -463,8 +471,12 @@ async fn when_payments_is_down_the_order_stays_received_and_payment_is_requested
 #[tokio::test]
 async fn an_unpaid_payment_expires_and_cancels_its_order() {
     let app = spawn(|c| {
-        c.payments.payment_expiry_seconds = 1;
-        c.payments.payment_expiry_sweep_ms = 200;
+        c.services
+            .get_mut::<malha_payments::PaymentsConfig>()
+            .payment_expiry_seconds = 1;
+        c.services
+            .get_mut::<malha_payments::PaymentsConfig>()
+            .payment_expiry_sweep_ms = 200;
     })
     .await;
     let admin = app.admin_token().await;
@@ -493,9 +505,15 @@ async fn the_mercadopago_provider_takes_the_same_flow_against_a_fake() {
     let fake = FakeMercadoPago::start().await.unwrap();
     let base_url = fake.base_url.clone();
     let app = spawn(move |c| {
-        c.payments.payment_provider = "mercadopago".into();
-        c.payments.mercadopago_base_url = base_url;
-        c.payments.mercadopago_access_token = Some(Secret::new(ACCESS_TOKEN));
+        c.services
+            .get_mut::<malha_payments::PaymentsConfig>()
+            .payment_provider = "mercadopago".into();
+        c.services
+            .get_mut::<malha_payments::PaymentsConfig>()
+            .mercadopago_base_url = base_url;
+        c.services
+            .get_mut::<malha_payments::PaymentsConfig>()
+            .mercadopago_access_token = Some(Secret::new(ACCESS_TOKEN));
     })
     .await;
     let admin = app.admin_token().await;

@@ -128,7 +128,7 @@ pub(crate) struct Watchdog {
 const WATCHDOG_SCRIPT: &str = r#"trap '' INT HUP
 read _ignored
 "$@" >/dev/null 2>&1
-if [ -n "$MALHA_TESTKIT_REMOVE" ]; then rm -rf -- "$MALHA_TESTKIT_REMOVE"; fi
+if [ -n "$MALHA_WATCHDOG_REMOVE" ]; then rm -rf -- "$MALHA_WATCHDOG_REMOVE"; fi
 "#;
 
 impl Watchdog {
@@ -137,7 +137,7 @@ impl Watchdog {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(WATCHDOG_SCRIPT)
-            .arg("malha-testkit-watchdog")
+            .arg("malha-watchdog")
             .arg(stop.get_program())
             .args(stop.get_args())
             .current_dir("/")
@@ -146,7 +146,7 @@ impl Watchdog {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let remove: OsString = remove.map(|p| p.as_os_str().to_owned()).unwrap_or_default();
-        cmd.env("MALHA_TESTKIT_REMOVE", remove);
+        cmd.env("MALHA_WATCHDOG_REMOVE", remove);
         let child = cmd
             .spawn()
             .context("could not start the watchdog `sh` process")?;

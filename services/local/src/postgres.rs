@@ -136,7 +136,7 @@ impl PgCluster {
         if !self.stopped.swap(true, Ordering::SeqCst)
             && let Err(err) = run(self.stop_command("fast"), "pg_ctl stop").await
         {
-            eprintln!("malha-testkit: {err:#}");
+            eprintln!("malha: {err:#}");
         }
     }
 
@@ -296,7 +296,7 @@ impl Drop for PgCluster {
             if let Err(err) = stopped
                 && self.data_dir.join("postmaster.pid").exists()
             {
-                eprintln!("malha-testkit: {err:#}");
+                eprintln!("malha: {err:#}");
             }
         }
         if let Some(watchdog) = self.watchdog.take() {

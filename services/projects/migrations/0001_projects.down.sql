@@ -1,0 +1,3 @@
+-- Reverts 0001: projects and their materials.
+DROP TABLE materials;
+DROP TABLE projects;

@@ -1,5 +1,8 @@
 //! Every identity RPC through a real server and client.
 
+mod authz;
+mod security;
+
 use tonic::Code;
 
 use crate::helpers::{ADMIN, TEST_KEK, TestApp, authed, violated_fields};

@@ -246,7 +246,7 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
 
     icarus_flow(&up, &admin.access_token).await;
-    crate::snackbar::snack_bar_flow(&up.url, &admin.access_token, E2E_WEBHOOK_SECRET).await;
+    crate::flows::snackbar::snack_bar_flow(&up.url, &admin.access_token, E2E_WEBHOOK_SECRET).await;
 
     up.stop();
 

@@ -5,7 +5,11 @@
 //! a payments outage, expiry, the MercadoPago provider against a fake, and
 //! who may do what.
 
+// The orders and payments tests live in their services' folders but are
+// children of this module: they use the snack bar's private helpers.
+#[path = "../orders/mod.rs"]
 mod orders;
+#[path = "../payments/mod.rs"]
 mod payments;
 
 use std::time::Duration;

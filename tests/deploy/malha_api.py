@@ -35,7 +35,8 @@ HTTP_VERBS = {2: "GET", 3: "PUT", 4: "POST", 5: "DELETE", 6: "PATCH"}
 def malha_bin() -> str:
     if os.environ.get("MALHA_BIN"):
         return os.environ["MALHA_BIN"]
-    target_dir = os.environ.get("CARGO_TARGET_DIR", "/work/target")
+    # As scripts/check-deploy: the workspace's own target/ unless Cargo's is moved.
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "target")
     return str(Path(target_dir) / "debug" / "malha")
 
 

@@ -4,6 +4,7 @@
 mod bench;
 mod events;
 mod keys;
+mod local;
 pub mod seed;
 mod serve;
 mod token;

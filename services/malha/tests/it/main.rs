@@ -6,6 +6,7 @@
 //! live in `flows/`. The orders and payments tests share the snack bar's
 //! fixture, `flows/snackbar.rs`, and are declared there.
 
+mod cli;
 mod edge;
 mod flows;
 mod helpers;

@@ -1,5 +1,5 @@
-//! The binary's one-shot commands as a shell user meets them: output piped
-//! into a reader that stops early.
+//! The binary's command line as a shell user meets it: output piped into a
+//! reader that stops early, the settings `--help` lists.
 
 use std::process::{Command, Stdio};
 
@@ -27,5 +27,23 @@ fn commands_that_print_end_quietly_when_the_reader_closes_the_pipe() {
             output.status
         );
         assert!(stderr.is_empty(), "malha {args:?} wrote: {stderr}");
+    }
+}
+
+#[test]
+fn serve_help_names_the_telemetry_settings_the_readme_points_to() {
+    for command in ["serve", "up"] {
+        let help = Command::new(env!("CARGO_BIN_EXE_malha"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(help.stdout).unwrap();
+        assert!(help.status.success());
+        for setting in ["OTEL_EXPORTER_OTLP_ENDPOINT", "DATABASE_URL", "NO_COLOR"] {
+            assert!(
+                text.contains(setting),
+                "malha {command} --help lacks {setting}"
+            );
+        }
     }
 }

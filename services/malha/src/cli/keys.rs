@@ -68,7 +68,17 @@ pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let identity = targets::resolve("identity")?[0];
     let pool = targets::pool(url.expose(), identity, 2)?;
     malha_kit::db::migrate(&pool, identity.schema).await?;
-    let ring = KeyRing::new(pool, targets::key_wrap(key_encryption_key.as_ref())?);
+    let wrap = targets::key_wrap(key_encryption_key.as_ref())?;
+    let ring = if wrap.is_some() {
+        KeyRing::new(pool, wrap)
+    } else {
+        // The ring warns "stored unencrypted" whenever it has no key, which
+        // misleads right before the error when the stored keys are sealed;
+        // here the error says so, and the note below covers new clear keys.
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            KeyRing::new(pool, None)
+        })
+    };
     let loaded = match args.command {
         KeysCommand::Generate | KeysCommand::List => ring.reload().await,
         KeysCommand::Rotate => {
@@ -77,6 +87,11 @@ pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
         }
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if key_encryption_key.is_none() && !matches!(args.command, KeysCommand::List) {
+        eprintln!(
+            "note: no MALHA_KEY_ENCRYPTION_KEY: a key created now is stored unencrypted (docs/operations.md)"
+        );
+    }
     println!("signing key: {}", loaded.active_kid);
     for key in &loaded.published {
         println!(

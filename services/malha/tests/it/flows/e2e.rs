@@ -247,6 +247,22 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     assert!(!keys_stderr.contains("unencrypted"), "{keys_stderr}");
     let listed = String::from_utf8(keys.stdout).unwrap();
     assert!(listed.contains(&format!("signing key: {kid}")), "{listed}");
+    // Given the database but not the key, it says the key is missing, and
+    // not first that the keys are stored unencrypted.
+    let database_url = std::fs::read_to_string(dir.path().join("database-url")).unwrap();
+    let keyless = Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["keys", "list"])
+        .env("DATABASE_URL", database_url.trim())
+        .env_remove("MALHA_KEY_ENCRYPTION_KEY")
+        .output()
+        .unwrap();
+    let keyless_stderr = String::from_utf8_lossy(&keyless.stderr);
+    assert!(!keyless.status.success());
+    assert!(
+        keyless_stderr.contains("set MALHA_KEY_ENCRYPTION_KEY")
+            && !keyless_stderr.contains("unencrypted"),
+        "{keyless_stderr}"
+    );
 
     // Its log went to a file: plain text, no colour codes.
     let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap();

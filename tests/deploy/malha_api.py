@@ -228,6 +228,8 @@ def api_manifest(graph: dict[str, list[str]], services: list[Service]) -> dict:
                 "public": sorted(m.name for m in s.methods if m.public),
                 "idempotent": sorted(m.name for m in s.methods if m.idempotent and not m.server_streaming),
                 "streaming": sorted(m.name for m in s.methods if m.server_streaming or m.client_streaming),
+                # Every HTTP path it is reachable on, as Istio matches paths.
+                "http": sorted({istio_path(p) for m in s.methods for _, p, _ in m.http}),
             }
             for s in sorted(services, key=lambda s: s.name)
         ],

@@ -35,7 +35,8 @@ HTTP_VERBS = {2: "GET", 3: "PUT", 4: "POST", 5: "DELETE", 6: "PATCH"}
 def malha_bin() -> str:
     if os.environ.get("MALHA_BIN"):
         return os.environ["MALHA_BIN"]
-    target_dir = os.environ.get("CARGO_TARGET_DIR", "/work/target")
+    # As scripts/check-deploy: the workspace's own target/ unless Cargo's is moved.
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "target")
     return str(Path(target_dir) / "debug" / "malha")
 
 
@@ -227,6 +228,8 @@ def api_manifest(graph: dict[str, list[str]], services: list[Service]) -> dict:
                 "public": sorted(m.name for m in s.methods if m.public),
                 "idempotent": sorted(m.name for m in s.methods if m.idempotent and not m.server_streaming),
                 "streaming": sorted(m.name for m in s.methods if m.server_streaming or m.client_streaming),
+                # Every HTTP path it is reachable on, as Istio matches paths.
+                "http": sorted({istio_path(p) for m in s.methods for _, p, _ in m.http}),
             }
             for s in sorted(services, key=lambda s: s.name)
         ],

@@ -94,7 +94,44 @@ def test_jwt_exemptions_are_exactly_the_public_rpcs(envoy, descriptor, rendered)
     exempt = [r["match"]["path"] for r in j["rules"] if "requires" not in r]
     public = [m.path for s in descriptor for m in s.methods if m.public]
     assert sorted(exempt) == sorted(public)
-    assert j["rules"][-1] == {"match": {"prefix": "/"}, "requires": {"provider_name": pname}}
+    # Every other RPC needs a token from this provider.
+    for s in descriptor:
+        for m in s.methods:
+            rule = first_jwt_rule(j, m.path)
+            if m.public:
+                assert rule is not None and "requires" not in rule, m.path
+            else:
+                assert rule == {"match": {"prefix": f"/{s.name}/"},
+                                "requires": {"provider_name": pname}}, f"{m.path}: {rule}"
+
+
+def matches(match, path):
+    if "path" in match:
+        return match["path"] == path
+    return path.startswith(match["prefix"])
+
+
+def first_jwt_rule(jwt, path):
+    """The rule jwt_authn applies to `path`: the first that matches."""
+    return next((r for r in jwt["rules"] if matches(r["match"], path)), None)
+
+
+# Paths no route knows: an HTTP path the transcoder leaves as it is, a gRPC
+# service that is not deployed, a typo in a package.
+UNKNOWN_PATHS = ["/v1/nowhere", "/v1/identity/nowhere", "/nowhere.v1.NowhereService/Get",
+                 "/malha.identity.v2.IdentityService/Login", "/"]
+
+
+def test_an_unknown_route_is_a_404_without_a_token(envoy):
+    """Envoy asks for no token on a path it cannot route (a 401 would send
+    the caller looking for a token): jwt_authn has no rule for it and the
+    router's catch-all answers 404, as the local edge does."""
+    _, cfg = envoy
+    j = http_filter(cfg, "envoy.filters.http.jwt_authn")
+    for path in UNKNOWN_PATHS:
+        assert first_jwt_rule(j, path) is None, f"{path} would need a token"
+        route = next(r for r in routes(cfg) if matches(r["match"], path))
+        assert route.get("direct_response", {}).get("status") == 404, f"{path} -> {route}"
 
 
 def test_filter_order_and_edge_policies(envoy):

@@ -141,3 +141,41 @@ def test_istio_retries_only_idempotent_rpcs(rendered, descriptor, graph):
 def test_no_mesh_objects_without_a_mesh(rendered):
     kinds = {o["kind"] for o in rendered["none"].objects}
     assert not kinds & {"Server", "AuthorizationPolicy", "PeerAuthentication", "HTTPRoute", "VirtualService"}
+
+
+def istio_matches(pattern, path):
+    """Istio's path match: exact, `prefix*`, `*suffix`, or a template with
+    `{*}` (one segment) and `{**}` (the rest)."""
+    import re
+    if "{" in pattern:
+        rx = "".join("[^/]+" if part == "{*}" else ".+" if part == "{**}" else re.escape(part)
+                     for part in re.split(r"(\{\*\*?\})", pattern))
+        return re.fullmatch(rx, path) is not None
+    if pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return path.endswith(pattern[1:])
+    return path == pattern
+
+
+def test_istio_edge_lets_unknown_paths_through_to_envoys_404(rendered, descriptor):
+    """Without a token, Istio allows exactly the paths no route knows (Envoy
+    answers them 404, as the local edge does); every route's path still
+    needs a token unless its RPC is public."""
+    m = rendered["istio"]
+    rules = m.get("AuthorizationPolicy", name("edge"))["spec"]["rules"]
+    unknown = [op["operation"] for r in rules if not r.get("from") for op in r["to"]
+               if "notPaths" in op["operation"]]
+    assert len(unknown) == 1, unknown
+    not_paths = unknown[0]["notPaths"]
+    for s in descriptor:
+        assert f"/{s.name}/*" in not_paths
+        for mt in s.methods:
+            assert any(istio_matches(p, mt.path) for p in not_paths), mt.path
+            for _, template, _ in mt.http:
+                # A concrete path of the template: each variable one segment.
+                import re
+                concrete = re.sub(r"\{[^}]+\}", "x1", template).replace("**", "a/b").replace("*", "a")
+                assert any(istio_matches(p, concrete) for p in not_paths), f"{template} ({concrete})"
+    for path in ["/v1/nowhere", "/v1/identity/nowhere", "/nowhere.v1.NowhereService/Get", "/"]:
+        assert not any(istio_matches(p, path) for p in not_paths), f"{path} would need a token"

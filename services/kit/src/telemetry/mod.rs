@@ -107,6 +107,7 @@ pub fn init_with(
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(colour_on_stderr())
             .with_filter(filter)
             .boxed(),
     };
@@ -121,4 +122,12 @@ pub fn init_with(
         });
     }
     Ok(TelemetryGuard { provider })
+}
+
+/// Colour codes only for a person at a terminal: a log redirected to a file
+/// or a pipe stays plain text, and a non-empty `NO_COLOR` (no-color.org)
+/// turns them off everywhere.
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }

@@ -1,11 +1,13 @@
 //! `malha keys generate|rotate|list`: identity's signing keys, straight in
-//! its database (DATABASE_URL), for operators.
+//! its database (DATABASE_URL), for operators. Next to a `malha up` (no
+//! DATABASE_URL) it uses that `up`'s database and key-encryption key.
 
 use std::time::Duration;
 
 use malha_identity::keys::KeyRing;
 use malha_kit::config::Secret;
 
+use super::local;
 use crate::targets;
 
 /// Arguments of `keys`.
@@ -13,7 +15,7 @@ use crate::targets;
 pub struct KeysArgs {
     #[command(subcommand)]
     pub command: KeysCommand,
-    /// PostgreSQL URL of identity's database.
+    /// PostgreSQL URL of identity's database (default: the local `malha up`'s).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<Secret>,
     /// Access-token lifetime: a retired key stays published this long (plus 2 min).
@@ -33,7 +35,8 @@ pub struct KeysArgs {
         global = true
     )]
     pub key_activation_delay_seconds: u64,
-    /// The key-encryption key identity's private keys are sealed with.
+    /// The key-encryption key identity's private keys are sealed with
+    /// (default with the local `malha up`'s database: its key).
     #[arg(
         long,
         env = "MALHA_KEY_ENCRYPTION_KEY",
@@ -56,14 +59,37 @@ pub enum KeysCommand {
 }
 
 pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
-    let url = args
-        .database_url
-        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is not set (malha up prints it)"))?;
+    let (url, key_encryption_key) = match args.database_url {
+        Some(url) => (url, args.key_encryption_key),
+        None => {
+            let url = local::local_database_url()?;
+            eprintln!(
+                "using the database of the local malha up ({})",
+                local::data_dir().display()
+            );
+            // The local key only ever goes with the local database.
+            let key = match args.key_encryption_key {
+                Some(key) => Some(key),
+                None => local::local_key_encryption_key()?,
+            };
+            (url, key)
+        }
+    };
     let identity = targets::resolve("identity")?[0];
     let pool = targets::pool(url.expose(), identity, 2)?;
     malha_kit::db::migrate(&pool, identity.schema).await?;
-    let ring = KeyRing::new(pool, targets::key_wrap(args.key_encryption_key.as_ref())?)
-        .activate_after(Duration::from_secs(args.key_activation_delay_seconds));
+    let wrap = targets::key_wrap(key_encryption_key.as_ref())?;
+    let ring = if wrap.is_some() {
+        KeyRing::new(pool, wrap)
+    } else {
+        // The ring warns "stored unencrypted" whenever it has no key, which
+        // misleads right before the error when the stored keys are sealed;
+        // here the error says so, and the note below covers new clear keys.
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            KeyRing::new(pool, None)
+        })
+    }
+    .activate_after(Duration::from_secs(args.key_activation_delay_seconds));
     let loaded = match args.command {
         KeysCommand::Generate | KeysCommand::List => ring.reload().await,
         KeysCommand::Rotate => ring
@@ -72,6 +98,11 @@ pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
             .map(|(_, loaded)| loaded),
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if key_encryption_key.is_none() && !matches!(args.command, KeysCommand::List) {
+        eprintln!(
+            "note: no MALHA_KEY_ENCRYPTION_KEY: a key created now is stored unencrypted (docs/operations.md)"
+        );
+    }
     println!("signing key: {}", loaded.active_kid);
     if let Some(next) = &loaded.next {
         println!(

@@ -1,8 +1,12 @@
-//! The database of a local `malha up`, for one-shot commands (`migrate`,
-//! `keys`) run beside it without DATABASE_URL. `up` keeps its PostgreSQL in
-//! `<data dir>/postgres` (`.malha` unless MALHA_DATA_DIR says otherwise): a
-//! running server is found by its `postmaster.pid`; a stopped one is started
-//! on a free port for as long as the command needs it.
+//! What a local `malha up` keeps in its data directory, so the one-shot
+//! commands run beside it (`migrate`, `keys`) find its database and
+//! key-encryption key without settings. `<data dir>` is MALHA_DATA_DIR, else
+//! `.malha`:
+//! - `postgres/`: the private PostgreSQL; a running server is found by its
+//!   `postmaster.pid`, a stopped one is started on a free port for as long as
+//!   the command needs it;
+//! - `database-url`: the URL of the last `up`'s database (for people and scripts);
+//! - `key-encryption-key`: the key sealing identity's signing keys (0600).
 
 use std::path::{Path, PathBuf};
 
@@ -14,11 +18,17 @@ use malha_local::PgCluster;
 /// The database `malha up` creates in its cluster.
 pub const LOCAL_DATABASE: &str = "malha";
 
+/// `malha up`'s data directory unless `MALHA_DATA_DIR` says otherwise.
+pub const DEFAULT_DATA_DIR: &str = ".malha";
+
+const DATABASE_URL_FILE: &str = "database-url";
+const KEY_ENCRYPTION_KEY_FILE: &str = "key-encryption-key";
+
 /// Where `malha up` keeps its data: MALHA_DATA_DIR, else `.malha`.
 pub fn data_dir() -> PathBuf {
     std::env::var_os("MALHA_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(".malha"))
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from)
 }
 
 /// The local database; holds the cluster this command started, if any, and
@@ -106,6 +116,45 @@ fn running_port(cluster_dir: &Path) -> Option<u16> {
     let pid: u32 = lines.first()?.trim().parse().ok()?;
     let port: u16 = lines.get(3)?.trim().parse().ok()?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(port)
+}
+
+/// The key-encryption key of the local `malha up`, if it made one.
+pub fn local_key_encryption_key() -> anyhow::Result<Option<Secret>> {
+    let path = data_dir().join(KEY_ENCRYPTION_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(Secret::new(text.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Records the private PostgreSQL's URL in `root` for [`local_database_url`].
+/// (No password: the private server trusts loopback connections.)
+pub fn write_database_url(root: &Path, url: &str) -> anyhow::Result<()> {
+    let path = root.join(DATABASE_URL_FILE);
+    std::fs::write(&path, format!("{url}\n")).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The key-encryption key of a laptop's signing keys: made once, kept with
+/// the data it protects (`<root>/key-encryption-key`, mode 0600). A cluster
+/// mounts its own from a Secret instead.
+pub fn key_encryption_key_in(root: &Path) -> anyhow::Result<Secret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let path = root.join(KEY_ENCRYPTION_KEY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(Secret::new(text.trim()));
+    }
+    let encoded = malha_identity::wrap::KeyWrap::generate_base64();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut file| file.write_all(encoded.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(Secret::new(encoded))
 }
 
 #[cfg(test)]

@@ -30,12 +30,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Settings read from the environment by telemetry rather than by a flag
+/// (the OpenTelemetry SDK reads its own variables), listed so `--help` names them.
+const TELEMETRY_ENV: &str = "\
+Telemetry (environment):
+  OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/gRPC to this collector, e.g. http://otel-collector:4317
+                               (unset: spans keep their ids in the logs but are recorded only when the caller sampled them)
+  OTEL_SERVICE_NAME            the service name on exported spans [default: malha]
+  RUST_LOG                     log filter, e.g. info,malha_orders=debug
+  NO_COLOR                     no colour codes in text logs (they are only used on a terminal anyway)";
+
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve one, several or all services (`--target identity,orders` or `all`).
+    #[command(after_help = TELEMETRY_ENV)]
     Serve(serve::ServeArgs),
     /// Run everything locally: private PostgreSQL, migrations, demo data, every service.
+    #[command(after_help = TELEMETRY_ENV)]
     Up(up::UpArgs),
     /// Apply (or `--down N` revert) targets' migrations, or list them
     /// (`migrate status`); the Helm hook runs `malha migrate`.

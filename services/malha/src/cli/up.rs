@@ -4,13 +4,14 @@
 //! migrates, serves every target, loads demo data, prints where everything
 //! is, and stops it all on Ctrl-C.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
+use super::local;
 use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
 use crate::settings::Settings;
 use crate::{app, targets};
@@ -25,7 +26,7 @@ pub const DEV_WEBHOOK_SECRET: &str = "malha-dev-webhook-secret";
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
     /// Where `up` keeps its PostgreSQL data (reused between runs).
-    #[arg(long, env = "MALHA_DATA_DIR", default_value = ".malha")]
+    #[arg(long, env = "MALHA_DATA_DIR", default_value = local::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
     /// Port of the private PostgreSQL.
@@ -54,7 +55,7 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let root = std::fs::canonicalize(&args.data_dir)?;
     if args.config.auth.key_encryption_key.is_none() {
-        args.config.auth.key_encryption_key = Some(local_key_encryption_key(&root)?);
+        args.config.auth.key_encryption_key = Some(local::key_encryption_key_in(&root)?);
     }
     let mut nats = None;
     if args.config.nats_url.is_none() {
@@ -78,6 +79,8 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
         );
         let pg = PgCluster::start(&data_dir, args.pg_port).await?;
         pg.create_database("malha").await?;
+        // For `malha keys` and `malha migrate` run next to this `up`.
+        local::write_database_url(&root, &pg.url("malha"))?;
         args.config.database_url = Some(Secret::new(pg.url("malha")));
         cluster = Some(pg);
     }
@@ -114,28 +117,6 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     }
     eprintln!("malha stopped");
     result
-}
-
-/// The key-encryption key of a laptop's signing keys: made once, kept with
-/// the data it protects (`<data dir>/key-encryption-key`, mode 0600). A
-/// cluster mounts its own from a Secret instead.
-fn local_key_encryption_key(root: &Path) -> anyhow::Result<Secret> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let path = root.join("key-encryption-key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return Ok(Secret::new(text.trim()));
-    }
-    let encoded = malha_identity::wrap::KeyWrap::generate_base64();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut file| file.write_all(encoded.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(Secret::new(encoded))
 }
 
 /// Polls `grpc.health.v1` until the overall status is SERVING.

@@ -1,4 +1,9 @@
-//! Flows across services: what one service does that others must see at once.
+//! Flows across services: Icarus (projects and inventory over the event
+//! bus), the snack bar (identity, orders and payments), key rotation and the
+//! request checks seen by every service, and the real binary end to end.
 
+mod e2e;
+mod icarus;
 mod key_rotation;
 mod request_checks;
+pub(crate) mod snackbar;

@@ -5,8 +5,13 @@
 //! a payments outage, expiry, the MercadoPago provider against a fake, and
 //! who may do what.
 
+// The snack bar's orders and payments tests live in their services' folders
+// but are children of this module: they use the snack bar's private fixture.
+#[path = "../orders/identified_session.rs"]
 mod identified_session;
+#[path = "../orders/snackbar.rs"]
 mod orders;
+#[path = "../payments/snackbar.rs"]
 mod payments;
 
 use std::time::Duration;

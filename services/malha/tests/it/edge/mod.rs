@@ -7,6 +7,8 @@
 //! A new service adds a test here per verb it routes, using the same
 //! `TestEdge` helpers.
 
+mod routes;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

@@ -233,6 +233,42 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
         .await
         .expect("the printed token is valid");
 
+    // `malha keys list` next to this `up` finds its database and key by
+    // itself: no DATABASE_URL, no key-encryption key, no "unencrypted" warning.
+    let keys = Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["keys", "list"])
+        .env("MALHA_DATA_DIR", dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("MALHA_KEY_ENCRYPTION_KEY")
+        .output()
+        .unwrap();
+    let keys_stderr = String::from_utf8_lossy(&keys.stderr);
+    assert!(keys.status.success(), "{keys_stderr}");
+    assert!(!keys_stderr.contains("unencrypted"), "{keys_stderr}");
+    let listed = String::from_utf8(keys.stdout).unwrap();
+    assert!(listed.contains(&format!("signing key: {kid}")), "{listed}");
+    // Given the database but not the key, it says the key is missing, and
+    // not first that the keys are stored unencrypted.
+    let database_url = std::fs::read_to_string(dir.path().join("database-url")).unwrap();
+    let keyless = Command::new(env!("CARGO_BIN_EXE_malha"))
+        .args(["keys", "list"])
+        .env("DATABASE_URL", database_url.trim())
+        .env_remove("MALHA_KEY_ENCRYPTION_KEY")
+        .output()
+        .unwrap();
+    let keyless_stderr = String::from_utf8_lossy(&keyless.stderr);
+    assert!(!keyless.status.success());
+    assert!(
+        keyless_stderr.contains("set MALHA_KEY_ENCRYPTION_KEY")
+            && !keyless_stderr.contains("unencrypted"),
+        "{keyless_stderr}"
+    );
+
+    // Its log went to a file: plain text, no colour codes.
+    let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI escapes in a log file");
+
     // The JSON edge serves the same API over HTTP, JWKS included.
     let jwks: serde_json::Value = reqwest::get(format!(
         "http://127.0.0.1:{}/.well-known/jwks.json",
@@ -246,7 +282,7 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     assert_eq!(jwks["keys"][0]["kid"], kid.as_str());
 
     icarus_flow(&up, &admin.access_token).await;
-    crate::snackbar::snack_bar_flow(&up.url, &admin.access_token, E2E_WEBHOOK_SECRET).await;
+    crate::flows::snackbar::snack_bar_flow(&up.url, &admin.access_token, E2E_WEBHOOK_SECRET).await;
 
     up.stop();
 

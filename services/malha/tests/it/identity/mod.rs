@@ -1,6 +1,8 @@
 //! Every identity RPC through a real server and client.
 
+mod authz;
 mod idempotency;
+mod security;
 
 use tonic::Code;
 

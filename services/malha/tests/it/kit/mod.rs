@@ -1,6 +1,9 @@
 //! The kit's promises, observed from outside: readiness follows the
 //! database, metrics are exposed, outgoing calls carry the service's token.
 
+mod cancellation;
+mod pool;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

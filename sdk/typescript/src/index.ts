@@ -27,6 +27,8 @@ export interface Options {
   deadlineMs?: number;
   /** Attempts of an idempotent call answered UNAVAILABLE, the first included (default 4). */
   maxAttempts?: number;
+  /** Your own Connect interceptors; they see every attempt, with its token. */
+  interceptors?: Interceptor[];
 }
 
 /** One violated request field (google.rpc.BadRequest). */
@@ -96,7 +98,7 @@ export class MalhaClient {
       if (session) request.header.set("authorization", `Bearer ${await session.token()}`);
       return next(request);
     };
-    this.transport = createGrpcTransport({ baseUrl, sessionManager: this.sessions, interceptors: [withToken] });
+    this.transport = createGrpcTransport({ baseUrl, sessionManager: this.sessions, interceptors: [withToken, ...(options.interceptors ?? [])] });
   }
 
   /** A client of one generated service, e.g. `client.service(OrdersService)`. */

@@ -2,8 +2,12 @@
 // MALHA_URL); every call goes through the SDK.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+
+import type { Interceptor } from "@connectrpc/connect";
 
 import { Code, connect, MalhaError, type MalhaClient, type Options } from "../src/index.js";
 import { IdentityService } from "../gen/malha/identity/v1/identity_pb.js";
@@ -168,4 +172,32 @@ test("calls honour their deadline", async () => {
     Code.DeadlineExceeded,
   );
   assert.ok(Date.now() - started < 5000, "the watch ended near its 300 ms deadline");
+});
+
+test("only idempotent calls are retried when unavailable", async () => {
+  // A port nobody listens on: every attempt is UNAVAILABLE.
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+
+  let attempts = 0;
+  const count: Interceptor = (next) => (request) => {
+    attempts++;
+    return next(request);
+  };
+  const client = await connect(`http://127.0.0.1:${port}`, { maxAttempts: 3, interceptors: [count] });
+  opened.push(client);
+  const orders = client.service(OrdersService);
+  const cases: [string, () => Promise<unknown>, number][] = [
+    ["a read", () => orders.getMenu({}), 3],
+    ["a create with request_id", () => orders.createOrder({ requestId: randomUUID() }), 3],
+    ["a create without request_id", () => orders.createOrder({}), 1],
+    ["a state change", () => client.service(PaymentsService).confirmPayment({ paymentId: "p" }), 1],
+  ];
+  for (const [name, call, tries] of cases) {
+    attempts = 0;
+    await rejectsWith(call(), Code.Unavailable);
+    assert.equal(attempts, tries, `${name}: ${attempts} attempts, want ${tries}`);
+  }
 });

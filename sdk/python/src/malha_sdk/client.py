@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 import grpc
 from google.rpc import error_details_pb2
@@ -252,6 +252,7 @@ class MalhaClient:
         credentials: Optional[Credentials] = None,
         deadline: float = 10.0,
         max_attempts: int = 4,
+        interceptors: Sequence[Any] = (),
     ) -> None:
         self._channel = _channel(base_url)
         # The session logs in through the same channel without a token
@@ -261,7 +262,9 @@ class MalhaClient:
             _Session(credentials, identity_pb2_grpc.IdentityServiceStub(plain)) if credentials else None
         )
         token = self._session.token if self._session else None
-        self.channel = grpc.intercept_channel(self._channel, _Behaviour(deadline, max_attempts, token))
+        # Your own interceptors sit inside: they see every attempt, with its token.
+        inner = grpc.intercept_channel(self._channel, *interceptors) if interceptors else self._channel
+        self.channel = grpc.intercept_channel(inner, _Behaviour(deadline, max_attempts, token))
 
     def stub(self, stub: Callable[[grpc.Channel], Stub]) -> Stub:
         """A stub of one generated service, e.g. client.stub(OrdersServiceStub)."""
@@ -286,12 +289,14 @@ def connect(
     credentials: Optional[Credentials] = None,
     deadline: float = 10.0,
     max_attempts: int = 4,
+    interceptors: Sequence[Any] = (),
 ) -> MalhaClient:
     """Connects to Malha at base_url ("http://host:port" or "https://host")
     and, with credentials, logs in first. `deadline` (seconds) applies to
     unary calls without their own timeout; `max_attempts` to idempotent calls
-    answered UNAVAILABLE."""
-    client = MalhaClient(base_url, credentials, deadline, max_attempts)
+    answered UNAVAILABLE; `interceptors` (grpc client interceptors) see every
+    attempt."""
+    client = MalhaClient(base_url, credentials, deadline, max_attempts, interceptors)
     try:
         client.access_token()
     except BaseException:

@@ -214,6 +214,10 @@ class _Behaviour(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterce
             if error is None:
                 return outcome
             typed = MalhaError.from_error(error)
+            if typed.code() == grpc.StatusCode.CANCELLED and time.monotonic() >= ends:
+                # grpc-python reports a deadline that passes before the call
+                # is sent as CANCELLED ("Timeout expired").
+                typed = MalhaError(grpc.StatusCode.DEADLINE_EXCEEDED, typed.message)
             pause = random.uniform(0, backoff) + 0.001
             if (
                 typed.code() != grpc.StatusCode.UNAVAILABLE

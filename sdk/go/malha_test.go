@@ -120,7 +120,7 @@ func TestCreatingAProjectTakesItsMaterialsFromStockOnce(t *testing.T) {
 	projects := projectsv1.NewProjectsServiceClient(client.Conn)
 
 	created, err := inventory.CreateProduct(ctx, &inventoryv1.CreateProductRequest{
-		Product: &inventoryv1.Product{Sku: unique("MDF"), Name: "MDF 18mm", Unit: "sheet"},
+		Product: &inventoryv1.Product{Sku: unique("MDF"), Name: "MDF 18mm", Unit: "sheet"}, RequestId: requestID(),
 	})
 	if err != nil {
 		t.Fatalf("CreateProduct: %v", err)
@@ -136,7 +136,7 @@ func TestCreatingAProjectTakesItsMaterialsFromStockOnce(t *testing.T) {
 	_, err = projects.CreateProject(ctx, &projectsv1.CreateProjectRequest{Project: &projectsv1.Project{
 		Name: "Cozinha planejada", Client: "Dona Maria",
 		Materials: []*projectsv1.Material{{ProductId: product.GetId(), ProductName: product.GetName(), Quantity: 3}},
-	}})
+	}, RequestId: requestID()})
 	if err != nil {
 		t.Fatalf("CreateProject: %v", err)
 	}
@@ -239,7 +239,7 @@ func TestAnAnonymousCustomerWatchesTheOrderGetPaidAndCooked(t *testing.T) {
 func TestAnInvalidRequestNamesItsFieldsInTheTypedError(t *testing.T) {
 	inventory := inventoryv1.NewInventoryServiceClient(admin(t).Conn)
 	_, err := inventory.CreateProduct(context.Background(), &inventoryv1.CreateProductRequest{
-		Product: &inventoryv1.Product{Sku: "", Name: "", Unit: "sheet"},
+		Product: &inventoryv1.Product{Sku: "", Name: "", Unit: "sheet"}, RequestId: requestID(),
 	})
 	typed := asMalhaError(t, err, codes.InvalidArgument)
 	fields := fmt.Sprint(typed.Fields())
@@ -271,7 +271,7 @@ func TestCallsHonourTheirDeadline(t *testing.T) {
 	// A stream lasts as long as its context: a watch with a 300 ms deadline
 	// on an order that does not change ends with DEADLINE_EXCEEDED.
 	orders := ordersv1.NewOrdersServiceClient(admin(t).Conn)
-	placed, err := orders.CreateOrder(ctx, &ordersv1.CreateOrderRequest{Items: []*ordersv1.OrderItem{{ProductId: firstDish(t, orders), Quantity: 1}}})
+	placed, err := orders.CreateOrder(ctx, &ordersv1.CreateOrderRequest{Items: []*ordersv1.OrderItem{{ProductId: firstDish(t, orders), Quantity: 1}}, RequestId: requestID()})
 	if err != nil {
 		t.Fatalf("CreateOrder: %v", err)
 	}

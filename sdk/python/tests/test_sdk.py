@@ -72,7 +72,8 @@ def test_creating_a_project_takes_its_materials_from_stock_once(dial):
     inventory = client.stub(inventory_pb2_grpc.InventoryServiceStub)
     product = inventory.CreateProduct(
         inventory_pb2.CreateProductRequest(
-            product=inventory_pb2.Product(sku=f"MDF-py-{time.time_ns()}", name="MDF 18mm", unit="sheet")
+            product=inventory_pb2.Product(sku=f"MDF-py-{time.time_ns()}", name="MDF 18mm", unit="sheet"),
+            request_id=str(uuid.uuid4()),
         )
     ).product
     inventory.RecordMovement(
@@ -90,7 +91,8 @@ def test_creating_a_project_takes_its_materials_from_stock_once(dial):
                 name="Cozinha planejada",
                 client="Dona Maria",
                 materials=[projects_pb2.Material(product_id=product.id, product_name=product.name, quantity=3)],
-            )
+            ),
+            request_id=str(uuid.uuid4()),
         )
     )
 
@@ -152,7 +154,9 @@ def test_an_invalid_request_names_its_fields_in_the_typed_error(dial):
     inventory = dial(credentials=ADMIN).stub(inventory_pb2_grpc.InventoryServiceStub)
     with pytest.raises(MalhaError) as invalid:
         inventory.CreateProduct(
-            inventory_pb2.CreateProductRequest(product=inventory_pb2.Product(sku="", name="", unit="sheet"))
+            inventory_pb2.CreateProductRequest(
+                product=inventory_pb2.Product(sku="", name="", unit="sheet"), request_id=str(uuid.uuid4())
+            )
         )
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert invalid.value.fields == ["product.sku", "product.name"]
@@ -176,7 +180,9 @@ def test_calls_honour_their_deadline(dial):
     # that does not change ends with DEADLINE_EXCEEDED.
     orders = dial(credentials=ADMIN).stub(orders_pb2_grpc.OrdersServiceStub)
     placed = orders.CreateOrder(
-        orders_pb2.CreateOrderRequest(items=[orders_pb2.OrderItem(product_id=first_dish(orders), quantity=1)])
+        orders_pb2.CreateOrderRequest(
+            items=[orders_pb2.OrderItem(product_id=first_dish(orders), quantity=1)], request_id=str(uuid.uuid4())
+        )
     )
     started = time.monotonic()
     with pytest.raises(MalhaError) as watch:

@@ -14,7 +14,7 @@ async function run(): Promise<object> {
   });
   const menu = await client.service(OrdersService).getMenu({});
   try {
-    await client.service(InventoryService).createProduct({ product: { sku: "", name: "", unit: "sheet" } });
+    await client.service(InventoryService).createProduct({ product: { sku: "", name: "", unit: "sheet" }, requestId: crypto.randomUUID() });
     return { sections: menu.sections.length, fields: "the invalid product was accepted" };
   } catch (error) {
     return { sections: menu.sections.length, fields: error instanceof MalhaError ? error.fields : String(error) };

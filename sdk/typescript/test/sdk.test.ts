@@ -74,6 +74,7 @@ test("creating a project takes its materials from stock once", async () => {
   const inventory = client.service(InventoryService);
   const { product } = await inventory.createProduct({
     product: { sku: `MDF-ts-${Date.now()}`, name: "MDF 18mm", unit: "sheet" },
+    requestId: randomUUID(),
   });
   assert.ok(product);
   await inventory.recordMovement({
@@ -84,6 +85,7 @@ test("creating a project takes its materials from stock once", async () => {
       name: "Cozinha planejada", client: "Dona Maria",
       materials: [{ productId: product.id, productName: product.name, quantity: 3n }],
     },
+    requestId: randomUUID(),
   });
 
   // The event flow is asynchronous: wait for the drop, then make sure it
@@ -141,7 +143,7 @@ test("an anonymous customer watches the order get paid and cooked", async () => 
 test("an invalid request names its fields in the typed error", async () => {
   const client = await admin();
   const error = await rejectsWith(
-    client.service(InventoryService).createProduct({ product: { sku: "", name: "", unit: "sheet" } }),
+    client.service(InventoryService).createProduct({ product: { sku: "", name: "", unit: "sheet" }, requestId: randomUUID() }),
     Code.InvalidArgument,
   );
   assert.deepEqual(error.fields, ["product.sku", "product.name"]);
@@ -161,7 +163,7 @@ test("calls honour their deadline", async () => {
   // order that does not change ends with DEADLINE_EXCEEDED.
   const client = await admin();
   const orders = client.service(OrdersService);
-  const placed = await orders.createOrder({ items: [{ productId: await firstDish(client), quantity: 1 }] });
+  const placed = await orders.createOrder({ items: [{ productId: await firstDish(client), quantity: 1 }], requestId: randomUUID() });
   const started = Date.now();
   await rejectsWith(
     (async () => {

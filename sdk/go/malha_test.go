@@ -296,3 +296,20 @@ func firstDish(t *testing.T, orders ordersv1.OrdersServiceClient) string {
 	}
 	return menu.GetSections()[0].GetProducts()[0].GetId()
 }
+
+func TestAServiceAccountLogsInWithClientCredentials(t *testing.T) {
+	ctx := context.Background()
+	created, err := identityv1.NewIdentityServiceClient(admin(t).Conn).CreateServiceAccount(ctx, &identityv1.CreateServiceAccountRequest{
+		Name: unique("robot"), Roles: []string{"service"}, RequestId: requestID(),
+	})
+	if err != nil {
+		t.Fatalf("CreateServiceAccount: %v", err)
+	}
+	robot := dial(t, malha.Options{Credentials: malha.ClientCredentials(created.GetClientId(), created.GetClientSecret())})
+	me, err := identityv1.NewIdentityServiceClient(robot.Conn).GetMe(ctx, &identityv1.GetMeRequest{})
+	if err != nil || me.GetClaims().GetSubjectKind() != identityv1.SubjectKind_SUBJECT_KIND_SERVICE {
+		t.Fatalf("GetMe as the service account: %v %v", me, err)
+	}
+	_, err = malha.Dial(ctx, baseURL(t), malha.Options{Credentials: malha.ClientCredentials(created.GetClientId(), "wrong secret")})
+	asMalhaError(t, err, codes.Unauthenticated)
+}

@@ -15,7 +15,7 @@ from malha.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from malha.orders.v1 import orders_pb2, orders_pb2_grpc
 from malha.payments.v1 import payments_pb2, payments_pb2_grpc
 from malha.projects.v1 import projects_pb2, projects_pb2_grpc
-from malha_sdk import MalhaClient, MalhaError, Password, Tokens, connect
+from malha_sdk import ClientCredentials, MalhaClient, MalhaError, Password, Tokens, connect
 
 URL = os.environ.get("MALHA_URL", "")
 ADMIN = Password(os.environ.get("MALHA_ADMIN_USERNAME", ""), os.environ.get("MALHA_ADMIN_PASSWORD", ""))
@@ -190,3 +190,21 @@ def test_calls_honour_their_deadline(dial):
             pass  # the first message is the order as it is
     assert watch.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.monotonic() - started < 5, "the watch ended near its 0.3 s deadline"
+
+
+def test_a_service_account_logs_in_with_client_credentials(dial):
+    created = (
+        dial(credentials=ADMIN)
+        .stub(identity_pb2_grpc.IdentityServiceStub)
+        .CreateServiceAccount(
+            identity_pb2.CreateServiceAccountRequest(
+                name=f"robot-py-{time.time_ns()}", roles=["service"], request_id=str(uuid.uuid4())
+            )
+        )
+    )
+    robot = dial(credentials=ClientCredentials(created.client_id, created.client_secret))
+    me = robot.stub(identity_pb2_grpc.IdentityServiceStub).GetMe(identity_pb2.GetMeRequest())
+    assert me.claims.subject_kind == identity_pb2.SUBJECT_KIND_SERVICE
+    with pytest.raises(MalhaError) as wrong:
+        dial(credentials=ClientCredentials(created.client_id, "wrong secret"))
+    assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Interceptor } from "@connectrpc/connect";
 
 import { Code, connect, MalhaError, type MalhaClient, type Options } from "../src/index.js";
-import { IdentityService } from "../gen/malha/identity/v1/identity_pb.js";
+import { IdentityService, SubjectKind } from "../gen/malha/identity/v1/identity_pb.js";
 import { InventoryService, MovementKind } from "../gen/malha/inventory/v1/inventory_pb.js";
 import { OrdersService, OrderStatus } from "../gen/malha/orders/v1/orders_pb.js";
 import { PaymentsService } from "../gen/malha/payments/v1/payments_pb.js";
@@ -202,4 +202,13 @@ test("only idempotent calls are retried when unavailable", async () => {
     await rejectsWith(call(), Code.Unavailable);
     assert.equal(attempts, tries, `${name}: ${attempts} attempts, want ${tries}`);
   }
+});
+
+test("a service account logs in with client credentials", async () => {
+  const created = await (await admin()).service(IdentityService).createServiceAccount({
+    name: `robot-ts-${Date.now()}`, roles: ["service"], requestId: randomUUID(),
+  });
+  const robot = await dial({ credentials: { clientId: created.clientId, clientSecret: created.clientSecret } });
+  assert.equal((await robot.service(IdentityService).getMe({})).claims?.subjectKind, SubjectKind.SERVICE);
+  await rejectsWith(connect(url, { credentials: { clientId: created.clientId, clientSecret: "wrong secret" } }), Code.Unauthenticated);
 });

@@ -1,7 +1,7 @@
 // A page (bundled by test/browser.test.ts with esbuild) that uses the SDK
-// from a real browser over gRPC-Web: logs in, reads
-// the menu, and reads the field violations of an invalid request. It writes
-// what it saw back to the test's server (POST /result).
+// from a real browser over gRPC-Web: logs in, reads the menu, and reads the
+// field violations of an invalid request, then posts what it saw back to
+// the test's server (POST /result).
 import { connect, MalhaError } from "../src/web.js";
 import { InventoryService } from "../gen/malha/inventory/v1/inventory_pb.js";
 import { OrdersService } from "../gen/malha/orders/v1/orders_pb.js";

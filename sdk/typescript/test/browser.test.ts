@@ -1,0 +1,86 @@
+// The TypeScript SDK from a real browser: headless Chromium (Debian's; ./dev
+// deps installs it) opens a page that calls Malha over gRPC-Web and posts
+// what it saw back to this test's small HTTP server.
+//
+// Malha's gRPC port sends no CORS headers and the page comes from another
+// origin, so Chromium runs with --disable-web-security; a real web app is
+// served from the API's origin (the Envoy edge in a cluster).
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { build } from "esbuild";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", ".."); // from dist/test
+
+function chromium(): string {
+  for (const name of ["chromium", "chromium-browser"]) {
+    const found = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+    if (found) return found;
+  }
+  assert.fail("Chromium is not installed: ./dev deps installs it (apt install chromium)");
+}
+
+test("a browser page logs in and calls Malha over gRPC-Web", async () => {
+  const url = process.env.MALHA_URL;
+  assert.ok(url, "MALHA_URL is not set: run these tests with sdk/run-tests, which starts Malha");
+  const bundle = await build({
+    entryPoints: [join(root, "browser", "page.ts")],
+    bundle: true,
+    format: "iife",
+    write: false,
+    logLevel: "error",
+  });
+  const script = bundle.outputFiles[0]?.text ?? "";
+
+  let reported: (body: string) => void = () => {};
+  const result = new Promise<string>((resolve) => (reported = resolve));
+  const server = createServer((request, response) => {
+    if (request.method === "POST" && request.url === "/result") {
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        response.end();
+        reported(body);
+      });
+    } else if (request.url === "/page.js") {
+      response.setHeader("content-type", "text/javascript").end(script);
+    } else {
+      response.setHeader("content-type", "text/html").end('<!doctype html><script src="/page.js"></script>\n');
+    }
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const page = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  page.search = new URLSearchParams({
+    url,
+    username: process.env.MALHA_ADMIN_USERNAME ?? "",
+    password: process.env.MALHA_ADMIN_PASSWORD ?? "",
+  }).toString();
+
+  const profile = mkdtempSync(join(tmpdir(), "malha-browser-"));
+  const browser = spawn(
+    chromium(),
+    ["--headless", "--no-sandbox", "--disable-gpu", "--disable-web-security", `--user-data-dir=${profile}`, page.href],
+    { stdio: "ignore" },
+  );
+  try {
+    const timeout = new Promise<string>((_, reject) =>
+      setTimeout(() => reject(new Error("the page reported nothing within 60 s")), 60_000).unref(),
+    );
+    const seen = JSON.parse(await Promise.race([result, timeout]));
+    assert.ok(seen.sections > 0, `the page read the menu: ${JSON.stringify(seen)}`);
+    assert.deepEqual(seen.fields, ["product.sku", "product.name"]);
+  } finally {
+    browser.kill();
+    await once(browser, "exit");
+    server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+});

@@ -10,6 +10,9 @@
 //! - [`clients`]: outgoing gRPC with deadlines, token and trace propagation.
 //! - [`events`]: transactional outbox, relay to NATS JetStream, exactly-once consumers.
 //! - [`page`]: page tokens for list RPCs.
+//! - [`idempotency`]: caller-scoped `request_id` keys for every create.
+//! - [`mask`]: field masks for every update (AIP-134).
+//! - [`stored`]: statuses stored by name, read back fallibly.
 //! - [`service`]: how a service crate describes itself to the binary that hosts it.
 
 pub mod auth;
@@ -22,8 +25,8 @@ pub mod idempotency;
 pub mod mask;
 pub mod page;
 pub mod server;
-pub mod stored;
 pub mod service;
+pub mod stored;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

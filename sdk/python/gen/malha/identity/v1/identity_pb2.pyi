@@ -623,21 +623,30 @@ class RotateSigningKeyResponse(_message.Message):
 
     KID_FIELD_NUMBER: _builtins.int
     PUBLISHED_KIDS_FIELD_NUMBER: _builtins.int
+    ACTIVATE_TIME_FIELD_NUMBER: _builtins.int
     kid: _builtins.str
-    """The key id now used for signing."""
+    """The new key's id: published at once, used for signing from `activate_time`."""
     @_builtins.property
     def published_kids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Key ids still published for verification."""
+        """Key ids published for verification, the new one included."""
+
+    @_builtins.property
+    def activate_time(self) -> _timestamp_pb2.Timestamp:
+        """When `kid` starts signing: the rotation plus the verifiers' key-cache
+        window (MALHA_KEY_ACTIVATION_DELAY_SECONDS), so every verifier has
+        fetched it before any token carries it.
+        """
 
     def __init__(
         self,
         *,
         kid: _builtins.str = ...,
         published_kids: _abc.Iterable[_builtins.str] | None = ...,
+        activate_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "published_kids", b"published_kids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "kid", b"kid", "published_kids", b"published_kids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1400,10 +1400,14 @@ func (*RotateSigningKeyRequest) Descriptor() ([]byte, []int) {
 
 type RotateSigningKeyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The key id now used for signing.
+	// The new key's id: published at once, used for signing from `activate_time`.
 	Kid string `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
-	// Key ids still published for verification.
+	// Key ids published for verification, the new one included.
 	PublishedKids []string `protobuf:"bytes,2,rep,name=published_kids,json=publishedKids,proto3" json:"published_kids,omitempty"`
+	// When `kid` starts signing: the rotation plus the verifiers' key-cache
+	// window (MALHA_KEY_ACTIVATION_DELAY_SECONDS), so every verifier has
+	// fetched it before any token carries it.
+	ActivateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=activate_time,json=activateTime,proto3" json:"activate_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1452,12 +1456,25 @@ func (x *RotateSigningKeyResponse) GetPublishedKids() []string {
 	return nil
 }
 
+func (x *RotateSigningKeyResponse) GetActivateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ActivateTime
+	}
+	return nil
+}
+
 type CreatePersonRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Email string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
 	Kind  PersonKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=malha.identity.v1.PersonKind" json:"kind,omitempty"`
-	// Retrying with the same id returns the person created the first time.
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1659,7 +1676,13 @@ type CreateUserRequest struct {
 	Username string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
 	Password string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
 	Roles    []string               `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
-	// Retrying with the same id returns the user created the first time.
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2151,10 +2174,18 @@ func (x *GetMeResponse) GetClaims() *Claims {
 }
 
 type CreateServiceAccountRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
-	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Roles []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new. Here a retry is ALREADY_EXISTS instead: the client secret was
+	// shown only in the first response.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2456,11 +2487,19 @@ func (x *IssueServiceTokenResponse) GetTokens() *TokenPair {
 }
 
 type RegisterCustomerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cpf           string                 `protobuf:"bytes,1,opt,name=cpf,proto3" json:"cpf,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	RequestId     string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cpf   string                 `protobuf:"bytes,1,opt,name=cpf,proto3" json:"cpf,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again (with new tokens). The key is scoped to
+	// the caller (the token's subject; calls without a token all share one
+	// scope, so send a fresh random UUID) and to this RPC: another caller's or
+	// another RPC's key never matches. The same key with a different request is
+	// INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+	// after that it counts as new.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2672,8 +2711,16 @@ func (x *IdentifyCustomerResponse) GetTokens() *TokenPair {
 }
 
 type CreateAnonymousCustomerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again (with new tokens). The key is scoped to
+	// the caller (the token's subject; calls without a token all share one
+	// scope, so send a fresh random UUID) and to this RPC: another caller's or
+	// another RPC's key never matches. The same key with a different request is
+	// INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+	// after that it counts as new.
+	RequestId     string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3053,10 +3100,11 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x0eGetJwksRequest\"=\n" +
 	"\x0fGetJwksResponse\x12*\n" +
 	"\x04keys\x18\x01 \x03(\v2\x16.malha.identity.v1.JwkR\x04keys\"\x19\n" +
-	"\x17RotateSigningKeyRequest\"S\n" +
+	"\x17RotateSigningKeyRequest\"\x94\x01\n" +
 	"\x18RotateSigningKeyResponse\x12\x10\n" +
 	"\x03kid\x18\x01 \x01(\tR\x03kid\x12%\n" +
-	"\x0epublished_kids\x18\x02 \x03(\tR\rpublishedKids\"\x91\x01\n" +
+	"\x0epublished_kids\x18\x02 \x03(\tR\rpublishedKids\x12?\n" +
+	"\ractivate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\factivateTime\"\x91\x01\n" +
 	"\x13CreatePersonRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x121\n" +
@@ -3290,75 +3338,76 @@ var file_malha_identity_v1_identity_proto_depIdxs = []int32{
 	7,  // 16: malha.identity.v1.RefreshTokenResponse.tokens:type_name -> malha.identity.v1.TokenPair
 	8,  // 17: malha.identity.v1.ValidateTokenResponse.claims:type_name -> malha.identity.v1.Claims
 	9,  // 18: malha.identity.v1.GetJwksResponse.keys:type_name -> malha.identity.v1.Jwk
-	0,  // 19: malha.identity.v1.CreatePersonRequest.kind:type_name -> malha.identity.v1.PersonKind
-	3,  // 20: malha.identity.v1.CreatePersonResponse.person:type_name -> malha.identity.v1.Person
-	3,  // 21: malha.identity.v1.GetPersonResponse.person:type_name -> malha.identity.v1.Person
-	4,  // 22: malha.identity.v1.CreateUserResponse.user:type_name -> malha.identity.v1.User
-	7,  // 23: malha.identity.v1.CreateUserResponse.tokens:type_name -> malha.identity.v1.TokenPair
-	4,  // 24: malha.identity.v1.GetUserResponse.user:type_name -> malha.identity.v1.User
-	4,  // 25: malha.identity.v1.ListUsersResponse.users:type_name -> malha.identity.v1.User
-	4,  // 26: malha.identity.v1.SetUserRolesResponse.user:type_name -> malha.identity.v1.User
-	8,  // 27: malha.identity.v1.GetMeResponse.claims:type_name -> malha.identity.v1.Claims
-	6,  // 28: malha.identity.v1.CreateServiceAccountResponse.service_account:type_name -> malha.identity.v1.ServiceAccount
-	6,  // 29: malha.identity.v1.DisableServiceAccountResponse.service_account:type_name -> malha.identity.v1.ServiceAccount
-	7,  // 30: malha.identity.v1.IssueServiceTokenResponse.tokens:type_name -> malha.identity.v1.TokenPair
-	5,  // 31: malha.identity.v1.RegisterCustomerResponse.customer:type_name -> malha.identity.v1.Customer
-	7,  // 32: malha.identity.v1.RegisterCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
-	5,  // 33: malha.identity.v1.IdentifyCustomerResponse.customer:type_name -> malha.identity.v1.Customer
-	7,  // 34: malha.identity.v1.IdentifyCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
-	5,  // 35: malha.identity.v1.CreateAnonymousCustomerResponse.customer:type_name -> malha.identity.v1.Customer
-	7,  // 36: malha.identity.v1.CreateAnonymousCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
-	5,  // 37: malha.identity.v1.GetCustomerResponse.customer:type_name -> malha.identity.v1.Customer
-	5,  // 38: malha.identity.v1.ListCustomersResponse.customers:type_name -> malha.identity.v1.Customer
-	10, // 39: malha.identity.v1.IdentityService.BootstrapAdmin:input_type -> malha.identity.v1.BootstrapAdminRequest
-	12, // 40: malha.identity.v1.IdentityService.Login:input_type -> malha.identity.v1.LoginRequest
-	14, // 41: malha.identity.v1.IdentityService.RefreshToken:input_type -> malha.identity.v1.RefreshTokenRequest
-	16, // 42: malha.identity.v1.IdentityService.Logout:input_type -> malha.identity.v1.LogoutRequest
-	18, // 43: malha.identity.v1.IdentityService.ValidateToken:input_type -> malha.identity.v1.ValidateTokenRequest
-	20, // 44: malha.identity.v1.IdentityService.GetJwks:input_type -> malha.identity.v1.GetJwksRequest
-	22, // 45: malha.identity.v1.IdentityService.RotateSigningKey:input_type -> malha.identity.v1.RotateSigningKeyRequest
-	24, // 46: malha.identity.v1.IdentityService.CreatePerson:input_type -> malha.identity.v1.CreatePersonRequest
-	26, // 47: malha.identity.v1.IdentityService.GetPerson:input_type -> malha.identity.v1.GetPersonRequest
-	28, // 48: malha.identity.v1.IdentityService.CreateUser:input_type -> malha.identity.v1.CreateUserRequest
-	30, // 49: malha.identity.v1.IdentityService.GetUser:input_type -> malha.identity.v1.GetUserRequest
-	32, // 50: malha.identity.v1.IdentityService.ListUsers:input_type -> malha.identity.v1.ListUsersRequest
-	34, // 51: malha.identity.v1.IdentityService.SetUserRoles:input_type -> malha.identity.v1.SetUserRolesRequest
-	36, // 52: malha.identity.v1.IdentityService.GetMe:input_type -> malha.identity.v1.GetMeRequest
-	38, // 53: malha.identity.v1.IdentityService.CreateServiceAccount:input_type -> malha.identity.v1.CreateServiceAccountRequest
-	40, // 54: malha.identity.v1.IdentityService.DisableServiceAccount:input_type -> malha.identity.v1.DisableServiceAccountRequest
-	42, // 55: malha.identity.v1.IdentityService.IssueServiceToken:input_type -> malha.identity.v1.IssueServiceTokenRequest
-	44, // 56: malha.identity.v1.IdentityService.RegisterCustomer:input_type -> malha.identity.v1.RegisterCustomerRequest
-	46, // 57: malha.identity.v1.IdentityService.IdentifyCustomer:input_type -> malha.identity.v1.IdentifyCustomerRequest
-	48, // 58: malha.identity.v1.IdentityService.CreateAnonymousCustomer:input_type -> malha.identity.v1.CreateAnonymousCustomerRequest
-	50, // 59: malha.identity.v1.IdentityService.GetCustomer:input_type -> malha.identity.v1.GetCustomerRequest
-	52, // 60: malha.identity.v1.IdentityService.ListCustomers:input_type -> malha.identity.v1.ListCustomersRequest
-	11, // 61: malha.identity.v1.IdentityService.BootstrapAdmin:output_type -> malha.identity.v1.BootstrapAdminResponse
-	13, // 62: malha.identity.v1.IdentityService.Login:output_type -> malha.identity.v1.LoginResponse
-	15, // 63: malha.identity.v1.IdentityService.RefreshToken:output_type -> malha.identity.v1.RefreshTokenResponse
-	17, // 64: malha.identity.v1.IdentityService.Logout:output_type -> malha.identity.v1.LogoutResponse
-	19, // 65: malha.identity.v1.IdentityService.ValidateToken:output_type -> malha.identity.v1.ValidateTokenResponse
-	21, // 66: malha.identity.v1.IdentityService.GetJwks:output_type -> malha.identity.v1.GetJwksResponse
-	23, // 67: malha.identity.v1.IdentityService.RotateSigningKey:output_type -> malha.identity.v1.RotateSigningKeyResponse
-	25, // 68: malha.identity.v1.IdentityService.CreatePerson:output_type -> malha.identity.v1.CreatePersonResponse
-	27, // 69: malha.identity.v1.IdentityService.GetPerson:output_type -> malha.identity.v1.GetPersonResponse
-	29, // 70: malha.identity.v1.IdentityService.CreateUser:output_type -> malha.identity.v1.CreateUserResponse
-	31, // 71: malha.identity.v1.IdentityService.GetUser:output_type -> malha.identity.v1.GetUserResponse
-	33, // 72: malha.identity.v1.IdentityService.ListUsers:output_type -> malha.identity.v1.ListUsersResponse
-	35, // 73: malha.identity.v1.IdentityService.SetUserRoles:output_type -> malha.identity.v1.SetUserRolesResponse
-	37, // 74: malha.identity.v1.IdentityService.GetMe:output_type -> malha.identity.v1.GetMeResponse
-	39, // 75: malha.identity.v1.IdentityService.CreateServiceAccount:output_type -> malha.identity.v1.CreateServiceAccountResponse
-	41, // 76: malha.identity.v1.IdentityService.DisableServiceAccount:output_type -> malha.identity.v1.DisableServiceAccountResponse
-	43, // 77: malha.identity.v1.IdentityService.IssueServiceToken:output_type -> malha.identity.v1.IssueServiceTokenResponse
-	45, // 78: malha.identity.v1.IdentityService.RegisterCustomer:output_type -> malha.identity.v1.RegisterCustomerResponse
-	47, // 79: malha.identity.v1.IdentityService.IdentifyCustomer:output_type -> malha.identity.v1.IdentifyCustomerResponse
-	49, // 80: malha.identity.v1.IdentityService.CreateAnonymousCustomer:output_type -> malha.identity.v1.CreateAnonymousCustomerResponse
-	51, // 81: malha.identity.v1.IdentityService.GetCustomer:output_type -> malha.identity.v1.GetCustomerResponse
-	53, // 82: malha.identity.v1.IdentityService.ListCustomers:output_type -> malha.identity.v1.ListCustomersResponse
-	61, // [61:83] is the sub-list for method output_type
-	39, // [39:61] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	54, // 19: malha.identity.v1.RotateSigningKeyResponse.activate_time:type_name -> google.protobuf.Timestamp
+	0,  // 20: malha.identity.v1.CreatePersonRequest.kind:type_name -> malha.identity.v1.PersonKind
+	3,  // 21: malha.identity.v1.CreatePersonResponse.person:type_name -> malha.identity.v1.Person
+	3,  // 22: malha.identity.v1.GetPersonResponse.person:type_name -> malha.identity.v1.Person
+	4,  // 23: malha.identity.v1.CreateUserResponse.user:type_name -> malha.identity.v1.User
+	7,  // 24: malha.identity.v1.CreateUserResponse.tokens:type_name -> malha.identity.v1.TokenPair
+	4,  // 25: malha.identity.v1.GetUserResponse.user:type_name -> malha.identity.v1.User
+	4,  // 26: malha.identity.v1.ListUsersResponse.users:type_name -> malha.identity.v1.User
+	4,  // 27: malha.identity.v1.SetUserRolesResponse.user:type_name -> malha.identity.v1.User
+	8,  // 28: malha.identity.v1.GetMeResponse.claims:type_name -> malha.identity.v1.Claims
+	6,  // 29: malha.identity.v1.CreateServiceAccountResponse.service_account:type_name -> malha.identity.v1.ServiceAccount
+	6,  // 30: malha.identity.v1.DisableServiceAccountResponse.service_account:type_name -> malha.identity.v1.ServiceAccount
+	7,  // 31: malha.identity.v1.IssueServiceTokenResponse.tokens:type_name -> malha.identity.v1.TokenPair
+	5,  // 32: malha.identity.v1.RegisterCustomerResponse.customer:type_name -> malha.identity.v1.Customer
+	7,  // 33: malha.identity.v1.RegisterCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
+	5,  // 34: malha.identity.v1.IdentifyCustomerResponse.customer:type_name -> malha.identity.v1.Customer
+	7,  // 35: malha.identity.v1.IdentifyCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
+	5,  // 36: malha.identity.v1.CreateAnonymousCustomerResponse.customer:type_name -> malha.identity.v1.Customer
+	7,  // 37: malha.identity.v1.CreateAnonymousCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
+	5,  // 38: malha.identity.v1.GetCustomerResponse.customer:type_name -> malha.identity.v1.Customer
+	5,  // 39: malha.identity.v1.ListCustomersResponse.customers:type_name -> malha.identity.v1.Customer
+	10, // 40: malha.identity.v1.IdentityService.BootstrapAdmin:input_type -> malha.identity.v1.BootstrapAdminRequest
+	12, // 41: malha.identity.v1.IdentityService.Login:input_type -> malha.identity.v1.LoginRequest
+	14, // 42: malha.identity.v1.IdentityService.RefreshToken:input_type -> malha.identity.v1.RefreshTokenRequest
+	16, // 43: malha.identity.v1.IdentityService.Logout:input_type -> malha.identity.v1.LogoutRequest
+	18, // 44: malha.identity.v1.IdentityService.ValidateToken:input_type -> malha.identity.v1.ValidateTokenRequest
+	20, // 45: malha.identity.v1.IdentityService.GetJwks:input_type -> malha.identity.v1.GetJwksRequest
+	22, // 46: malha.identity.v1.IdentityService.RotateSigningKey:input_type -> malha.identity.v1.RotateSigningKeyRequest
+	24, // 47: malha.identity.v1.IdentityService.CreatePerson:input_type -> malha.identity.v1.CreatePersonRequest
+	26, // 48: malha.identity.v1.IdentityService.GetPerson:input_type -> malha.identity.v1.GetPersonRequest
+	28, // 49: malha.identity.v1.IdentityService.CreateUser:input_type -> malha.identity.v1.CreateUserRequest
+	30, // 50: malha.identity.v1.IdentityService.GetUser:input_type -> malha.identity.v1.GetUserRequest
+	32, // 51: malha.identity.v1.IdentityService.ListUsers:input_type -> malha.identity.v1.ListUsersRequest
+	34, // 52: malha.identity.v1.IdentityService.SetUserRoles:input_type -> malha.identity.v1.SetUserRolesRequest
+	36, // 53: malha.identity.v1.IdentityService.GetMe:input_type -> malha.identity.v1.GetMeRequest
+	38, // 54: malha.identity.v1.IdentityService.CreateServiceAccount:input_type -> malha.identity.v1.CreateServiceAccountRequest
+	40, // 55: malha.identity.v1.IdentityService.DisableServiceAccount:input_type -> malha.identity.v1.DisableServiceAccountRequest
+	42, // 56: malha.identity.v1.IdentityService.IssueServiceToken:input_type -> malha.identity.v1.IssueServiceTokenRequest
+	44, // 57: malha.identity.v1.IdentityService.RegisterCustomer:input_type -> malha.identity.v1.RegisterCustomerRequest
+	46, // 58: malha.identity.v1.IdentityService.IdentifyCustomer:input_type -> malha.identity.v1.IdentifyCustomerRequest
+	48, // 59: malha.identity.v1.IdentityService.CreateAnonymousCustomer:input_type -> malha.identity.v1.CreateAnonymousCustomerRequest
+	50, // 60: malha.identity.v1.IdentityService.GetCustomer:input_type -> malha.identity.v1.GetCustomerRequest
+	52, // 61: malha.identity.v1.IdentityService.ListCustomers:input_type -> malha.identity.v1.ListCustomersRequest
+	11, // 62: malha.identity.v1.IdentityService.BootstrapAdmin:output_type -> malha.identity.v1.BootstrapAdminResponse
+	13, // 63: malha.identity.v1.IdentityService.Login:output_type -> malha.identity.v1.LoginResponse
+	15, // 64: malha.identity.v1.IdentityService.RefreshToken:output_type -> malha.identity.v1.RefreshTokenResponse
+	17, // 65: malha.identity.v1.IdentityService.Logout:output_type -> malha.identity.v1.LogoutResponse
+	19, // 66: malha.identity.v1.IdentityService.ValidateToken:output_type -> malha.identity.v1.ValidateTokenResponse
+	21, // 67: malha.identity.v1.IdentityService.GetJwks:output_type -> malha.identity.v1.GetJwksResponse
+	23, // 68: malha.identity.v1.IdentityService.RotateSigningKey:output_type -> malha.identity.v1.RotateSigningKeyResponse
+	25, // 69: malha.identity.v1.IdentityService.CreatePerson:output_type -> malha.identity.v1.CreatePersonResponse
+	27, // 70: malha.identity.v1.IdentityService.GetPerson:output_type -> malha.identity.v1.GetPersonResponse
+	29, // 71: malha.identity.v1.IdentityService.CreateUser:output_type -> malha.identity.v1.CreateUserResponse
+	31, // 72: malha.identity.v1.IdentityService.GetUser:output_type -> malha.identity.v1.GetUserResponse
+	33, // 73: malha.identity.v1.IdentityService.ListUsers:output_type -> malha.identity.v1.ListUsersResponse
+	35, // 74: malha.identity.v1.IdentityService.SetUserRoles:output_type -> malha.identity.v1.SetUserRolesResponse
+	37, // 75: malha.identity.v1.IdentityService.GetMe:output_type -> malha.identity.v1.GetMeResponse
+	39, // 76: malha.identity.v1.IdentityService.CreateServiceAccount:output_type -> malha.identity.v1.CreateServiceAccountResponse
+	41, // 77: malha.identity.v1.IdentityService.DisableServiceAccount:output_type -> malha.identity.v1.DisableServiceAccountResponse
+	43, // 78: malha.identity.v1.IdentityService.IssueServiceToken:output_type -> malha.identity.v1.IssueServiceTokenResponse
+	45, // 79: malha.identity.v1.IdentityService.RegisterCustomer:output_type -> malha.identity.v1.RegisterCustomerResponse
+	47, // 80: malha.identity.v1.IdentityService.IdentifyCustomer:output_type -> malha.identity.v1.IdentifyCustomerResponse
+	49, // 81: malha.identity.v1.IdentityService.CreateAnonymousCustomer:output_type -> malha.identity.v1.CreateAnonymousCustomerResponse
+	51, // 82: malha.identity.v1.IdentityService.GetCustomer:output_type -> malha.identity.v1.GetCustomerResponse
+	53, // 83: malha.identity.v1.IdentityService.ListCustomers:output_type -> malha.identity.v1.ListCustomersResponse
+	62, // [62:84] is the sub-list for method output_type
+	40, // [40:62] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_malha_identity_v1_identity_proto_init() }

@@ -65,8 +65,9 @@ type IdentityServiceClient interface {
 	ValidateToken(ctx context.Context, in *ValidateTokenRequest, opts ...grpc.CallOption) (*ValidateTokenResponse, error)
 	// The public keys that verify access tokens (RFC 7517 JSON Web Key Set).
 	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error)
-	// Starts signing with a new key; the previous key stays published until the
-	// tokens it signed have expired.
+	// Publishes a new signing key, which signs from `activate_time` on; the
+	// previous key signs until then and stays published until the tokens it
+	// signed have expired.
 	RotateSigningKey(ctx context.Context, in *RotateSigningKeyRequest, opts ...grpc.CallOption) (*RotateSigningKeyResponse, error)
 	// Registers a person (employee or administrator). A user account can only
 	// be created for an existing person.
@@ -94,7 +95,10 @@ type IdentityServiceClient interface {
 	IssueServiceToken(ctx context.Context, in *IssueServiceTokenRequest, opts ...grpc.CallOption) (*IssueServiceTokenResponse, error)
 	// Registers an identified customer (CPF, name, e-mail) and returns a customer token.
 	RegisterCustomer(ctx context.Context, in *RegisterCustomerRequest, opts ...grpc.CallOption) (*RegisterCustomerResponse, error)
-	// Identifies a registered customer by CPF and returns a customer token.
+	// Identifies a registered customer by CPF and returns a session-scoped
+	// token (role customer.identified): a CPF is no secret, so the token may
+	// place orders and follow the ones placed in this session, and the answer
+	// carries the customer's id and kind only, no personal data.
 	IdentifyCustomer(ctx context.Context, in *IdentifyCustomerRequest, opts ...grpc.CallOption) (*IdentifyCustomerResponse, error)
 	// Creates an anonymous customer and returns its token.
 	CreateAnonymousCustomer(ctx context.Context, in *CreateAnonymousCustomerRequest, opts ...grpc.CallOption) (*CreateAnonymousCustomerResponse, error)
@@ -354,8 +358,9 @@ type IdentityServiceServer interface {
 	ValidateToken(context.Context, *ValidateTokenRequest) (*ValidateTokenResponse, error)
 	// The public keys that verify access tokens (RFC 7517 JSON Web Key Set).
 	GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error)
-	// Starts signing with a new key; the previous key stays published until the
-	// tokens it signed have expired.
+	// Publishes a new signing key, which signs from `activate_time` on; the
+	// previous key signs until then and stays published until the tokens it
+	// signed have expired.
 	RotateSigningKey(context.Context, *RotateSigningKeyRequest) (*RotateSigningKeyResponse, error)
 	// Registers a person (employee or administrator). A user account can only
 	// be created for an existing person.
@@ -383,7 +388,10 @@ type IdentityServiceServer interface {
 	IssueServiceToken(context.Context, *IssueServiceTokenRequest) (*IssueServiceTokenResponse, error)
 	// Registers an identified customer (CPF, name, e-mail) and returns a customer token.
 	RegisterCustomer(context.Context, *RegisterCustomerRequest) (*RegisterCustomerResponse, error)
-	// Identifies a registered customer by CPF and returns a customer token.
+	// Identifies a registered customer by CPF and returns a session-scoped
+	// token (role customer.identified): a CPF is no secret, so the token may
+	// place orders and follow the ones placed in this session, and the answer
+	// carries the customer's id and kind only, no personal data.
 	IdentifyCustomer(context.Context, *IdentifyCustomerRequest) (*IdentifyCustomerResponse, error)
 	// Creates an anonymous customer and returns its token.
 	CreateAnonymousCustomer(context.Context, *CreateAnonymousCustomerRequest) (*CreateAnonymousCustomerResponse, error)

@@ -488,7 +488,13 @@ func (x *SuppliedProduct) GetUpdateTime() *timestamppb.Timestamp {
 type CreateSupplierRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Supplier *Supplier              `protobuf:"bytes,1,opt,name=supplier,proto3" json:"supplier,omitempty"`
-	// Retrying with the same id returns the supplier created the first time.
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
 	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -800,7 +806,8 @@ type UpdateSupplierRequest struct {
 	// Paths: `legal_name`, `trade_name`, `cnpj`, `contacts` (the whole list),
 	// `address` or one of its fields (`address.city`), or `*` for all of them.
 	// Empty means every field populated in `supplier` (non-empty strings, a
-	// non-empty contact list, non-empty address fields).
+	// non-empty contact list, non-empty address fields). Any other path is
+	// refused, named (docs/field-masks-and-statuses.md).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

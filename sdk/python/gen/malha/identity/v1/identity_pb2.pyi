@@ -623,21 +623,30 @@ class RotateSigningKeyResponse(_message.Message):
 
     KID_FIELD_NUMBER: _builtins.int
     PUBLISHED_KIDS_FIELD_NUMBER: _builtins.int
+    ACTIVATE_TIME_FIELD_NUMBER: _builtins.int
     kid: _builtins.str
-    """The key id now used for signing."""
+    """The new key's id: published at once, used for signing from `activate_time`."""
     @_builtins.property
     def published_kids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Key ids still published for verification."""
+        """Key ids published for verification, the new one included."""
+
+    @_builtins.property
+    def activate_time(self) -> _timestamp_pb2.Timestamp:
+        """When `kid` starts signing: the rotation plus the verifiers' key-cache
+        window (MALHA_KEY_ACTIVATION_DELAY_SECONDS), so every verifier has
+        fetched it before any token carries it.
+        """
 
     def __init__(
         self,
         *,
         kid: _builtins.str = ...,
         published_kids: _abc.Iterable[_builtins.str] | None = ...,
+        activate_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "published_kids", b"published_kids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "kid", b"kid", "published_kids", b"published_kids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -655,7 +664,14 @@ class CreatePersonRequest(_message.Message):
     email: _builtins.str
     kind: Global___PersonKind.ValueType
     request_id: _builtins.str
-    """Retrying with the same id returns the person created the first time."""
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     def __init__(
         self,
         *,
@@ -744,7 +760,14 @@ class CreateUserRequest(_message.Message):
     username: _builtins.str
     password: _builtins.str
     request_id: _builtins.str
-    """Retrying with the same id returns the user created the first time."""
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -959,6 +982,15 @@ class CreateServiceAccountRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new. Here a retry is ALREADY_EXISTS instead: the client secret was
+    shown only in the first response.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1096,6 +1128,15 @@ class RegisterCustomerRequest(_message.Message):
     name: _builtins.str
     email: _builtins.str
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (with new tokens). The key is scoped to
+    the caller (the token's subject; calls without a token all share one
+    scope, so send a fresh random UUID) and to this RPC: another caller's or
+    another RPC's key never matches. The same key with a different request is
+    INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+    after that it counts as new.
+    """
     def __init__(
         self,
         *,
@@ -1185,6 +1226,15 @@ class CreateAnonymousCustomerRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (with new tokens). The key is scoped to
+    the caller (the token's subject; calls without a token all share one
+    scope, so send a fresh random UUID) and to this RPC: another caller's or
+    another RPC's key never matches. The same key with a different request is
+    INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+    after that it counts as new.
+    """
     def __init__(
         self,
         *,

@@ -200,8 +200,9 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateSigningKey(self, request, context):
-        """Starts signing with a new key; the previous key stays published until the
-        tokens it signed have expired.
+        """Publishes a new signing key, which signs from `activate_time` on; the
+        previous key signs until then and stays published until the tokens it
+        signed have expired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -289,7 +290,10 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IdentifyCustomer(self, request, context):
-        """Identifies a registered customer by CPF and returns a customer token.
+        """Identifies a registered customer by CPF and returns a session-scoped
+        token (role customer.identified): a CPF is no secret, so the token may
+        place orders and follow the ones placed in this session, and the answer
+        carries the customer's id and kind only, no personal data.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -188,6 +188,14 @@ class CreateProductRequest(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def product(self) -> Global___Product: ...
     def __init__(
@@ -318,7 +326,10 @@ class UpdateProductRequest(_message.Message):
     def product(self) -> Global___Product: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: name, unit, minimum_level, supplier_id."""
+        """Fields to change: name, unit, minimum_level, supplier_id.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
+        """
 
     def __init__(
         self,
@@ -403,6 +414,14 @@ class RecordMovementRequest(_message.Message):
     """Receipt and consumption: positive. Adjustment: non-zero, either sign."""
     reason: _builtins.str
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     def __init__(
         self,
         *,

@@ -363,6 +363,14 @@ class CreateCategoryRequest(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def category(self) -> Global___Category: ...
     def __init__(
@@ -444,7 +452,10 @@ class UpdateCategoryRequest(_message.Message):
     def category(self) -> Global___Category: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: name, description, position."""
+        """Fields to change: name, description, position.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
+        """
 
     def __init__(
         self,
@@ -521,6 +532,14 @@ class CreateProductRequest(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def product(self) -> Global___Product: ...
     def __init__(
@@ -661,6 +680,8 @@ class UpdateProductRequest(_message.Message):
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """Fields to change: name, description, price_centavos, category_id,
         image_url, available.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
         """
 
     def __init__(
@@ -818,6 +839,14 @@ class CreateOrderRequest(_message.Message):
     notes: _builtins.str
     """For the whole order; at most 500 characters."""
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (the order as it is now). The key is
+    scoped to the caller (the token's subject) and to this RPC: another
+    caller's or another RPC's key never matches. The same key with a
+    different request is INVALID_ARGUMENT naming request_id. A key is
+    remembered for 24 hours; after that it counts as new.
+    """
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderItem]:
         """1 to 100 lines; a product may appear on several lines (different notes)."""

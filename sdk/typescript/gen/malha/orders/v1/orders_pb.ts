@@ -405,6 +405,14 @@ export type CreateCategoryRequest = Message<"malha.orders.v1.CreateCategoryReque
   category?: Category | undefined;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
+   *
    * @generated from field: string request_id = 2;
    */
   requestId: string;
@@ -475,6 +483,8 @@ export type UpdateCategoryRequest = Message<"malha.orders.v1.UpdateCategoryReque
 
   /**
    * Fields to change: name, description, position.
+   * `*` replaces them all; empty means every one of them set in the request
+   * (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -545,6 +555,14 @@ export type CreateProductRequest = Message<"malha.orders.v1.CreateProductRequest
   product?: Product | undefined;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
+   *
    * @generated from field: string request_id = 2;
    */
   requestId: string;
@@ -678,6 +696,8 @@ export type UpdateProductRequest = Message<"malha.orders.v1.UpdateProductRequest
   /**
    * Fields to change: name, description, price_centavos, category_id,
    * image_url, available.
+   * `*` replaces them all; empty means every one of them set in the request
+   * (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -826,6 +846,14 @@ export type CreateOrderRequest = Message<"malha.orders.v1.CreateOrderRequest"> &
   notes: string;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again (the order as it is now). The key is
+   * scoped to the caller (the token's subject) and to this RPC: another
+   * caller's or another RPC's key never matches. The same key with a
+   * different request is INVALID_ARGUMENT naming request_id. A key is
+   * remembered for 24 hours; after that it counts as new.
+   *
    * @generated from field: string request_id = 3;
    */
   requestId: string;

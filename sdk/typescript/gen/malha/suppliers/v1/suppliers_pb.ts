@@ -287,7 +287,13 @@ export type CreateSupplierRequest = Message<"malha.suppliers.v1.CreateSupplierRe
   supplier?: Supplier | undefined;
 
   /**
-   * Retrying with the same id returns the supplier created the first time.
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
    *
    * @generated from field: string request_id = 2;
    */
@@ -426,7 +432,8 @@ export type UpdateSupplierRequest = Message<"malha.suppliers.v1.UpdateSupplierRe
    * Paths: `legal_name`, `trade_name`, `cnpj`, `contacts` (the whole list),
    * `address` or one of its fields (`address.city`), or `*` for all of them.
    * Empty means every field populated in `supplier` (non-empty strings, a
-   * non-empty contact list, non-empty address fields).
+   * non-empty contact list, non-empty address fields). Any other path is
+   * refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

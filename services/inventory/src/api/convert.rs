@@ -3,7 +3,7 @@
 use crate::domain::Kind;
 use crate::store::{MovementRow, ProductRow, ShortageRow};
 use malha_api::malha::inventory::v1::{Movement, MovementKind, Product, Shortage};
-use malha_kit::stored::{StoredName, UnknownStored};
+use malha_kit::stored::{StoredName, UnknownStored, readable_rows};
 use malha_kit::time::to_proto;
 
 pub(super) fn kind(kind: MovementKind) -> Option<Kind> {
@@ -49,19 +49,9 @@ pub(super) fn movement(row: MovementRow) -> Result<Movement, UnknownStored> {
     })
 }
 
-/// A page of movements: a row that cannot be read is logged and left out,
-/// so one bad row never breaks the whole list.
+/// A page of movements; a row that cannot be read is logged and left out.
 pub(super) fn movements(rows: Vec<MovementRow>) -> Vec<Movement> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let id = row.id;
-            movement(row)
-                .inspect_err(
-                    |error| tracing::error!(movement = %id, %error, "movement left out of a list"),
-                )
-                .ok()
-        })
-        .collect()
+    readable_rows("movement", rows, |r| r.id.to_string(), movement)
 }
 
 pub(super) fn shortage(row: ShortageRow) -> Shortage {

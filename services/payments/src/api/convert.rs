@@ -7,7 +7,7 @@ use crate::store::ledger::TransactionRow;
 use crate::store::payments::PaymentRow;
 use malha_api::malha::payments::v1::{Payment, PaymentStatus, Transaction, TransactionKind};
 use malha_kit::ServiceResult;
-use malha_kit::stored::{StoredName, UnknownStored};
+use malha_kit::stored::{StoredName, UnknownStored, readable_rows};
 use malha_kit::time::to_proto;
 
 /// The proto status of a stored one; an error for one this build does not
@@ -56,19 +56,9 @@ pub(super) fn payment(row: PaymentRow) -> Result<Payment, UnknownStored> {
     })
 }
 
-/// A page of payments: a row that cannot be read is logged and left out, so
-/// one bad row never breaks the whole list.
+/// A page of payments; a row that cannot be read is logged and left out.
 pub(super) fn payments(rows: Vec<PaymentRow>) -> Vec<Payment> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let id = row.id;
-            payment(row)
-                .inspect_err(
-                    |error| tracing::error!(payment = %id, %error, "payment left out of a list"),
-                )
-                .ok()
-        })
-        .collect()
+    readable_rows("payment", rows, |r| r.id.to_string(), payment)
 }
 
 /// The payment with its QR images, rendered off the runtime.
@@ -96,17 +86,8 @@ pub(super) fn transaction(row: TransactionRow) -> Result<Transaction, UnknownSto
     })
 }
 
-/// A page of the log: an entry that cannot be read is logged and left out,
-/// so one bad row never breaks the whole list (VerifyLedger still checks it).
+/// A page of the log; an entry that cannot be read is logged and left out
+/// (VerifyLedger still checks it).
 pub(super) fn transactions(rows: Vec<TransactionRow>) -> Vec<Transaction> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let sequence = row.sequence;
-            transaction(row)
-                .inspect_err(|error| {
-                    tracing::error!(sequence, %error, "transaction left out of a list");
-                })
-                .ok()
-        })
-        .collect()
+    readable_rows("transaction", rows, |r| r.sequence.to_string(), transaction)
 }

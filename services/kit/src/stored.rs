@@ -55,6 +55,26 @@ impl From<UnknownStored> for ServiceError {
     }
 }
 
+/// The rows of a list that `read` can read, in order. A row it cannot (a
+/// stored name this build does not know) is logged as a `what` with its `id`
+/// and left out, so one bad row never breaks a whole list; reading one row
+/// alone stays an error.
+pub fn readable_rows<R, T>(
+    what: &'static str,
+    rows: impl IntoIterator<Item = R>,
+    id: impl Fn(&R) -> String,
+    mut read: impl FnMut(R) -> Result<T, UnknownStored>,
+) -> Vec<T> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = id(&row);
+            read(row)
+                .inspect_err(|error| tracing::error!(what, id, %error, "row left out of a list"))
+                .ok()
+        })
+        .collect()
+}
+
 /// Asserts that every value of `T` round-trips through its stored name and
 /// that the names are distinct; for each implementation's unit test.
 pub fn assert_round_trips<T: StoredName + PartialEq + fmt::Debug>() {
@@ -94,6 +114,18 @@ mod tests {
     #[test]
     fn known_names_round_trip() {
         assert_round_trips::<Light>();
+    }
+
+    #[test]
+    fn a_list_leaves_out_the_rows_it_cannot_read_and_keeps_the_order() {
+        let rows = [(1, "red"), (2, "amber"), (3, "green")];
+        let read = readable_rows(
+            "light",
+            rows,
+            |(id, _)| id.to_string(),
+            |(_, name)| Light::from_stored(name),
+        );
+        assert_eq!(read, [Light::Red, Light::Green]);
     }
 
     #[test]

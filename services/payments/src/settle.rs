@@ -4,6 +4,7 @@
 use sqlx::PgConnection;
 
 use crate::domain::Status;
+use crate::domain::ledger::Kind;
 use crate::store::ledger::{self, Append};
 use crate::store::payments::{self, PaymentRow};
 use crate::{SCHEMA, SUBJECT_APPROVED, SUBJECT_EXPIRED, SUBJECT_REFUNDED, SUBJECT_REJECTED};
@@ -29,6 +30,16 @@ impl Change {
             Self::Reject(_) => Status::Rejected,
             Self::Expire => Status::Expired,
             Self::Refund(_) => Status::Refunded,
+        }
+    }
+
+    /// What the transaction log records for it.
+    fn logged_as(&self) -> Kind {
+        match self {
+            Self::Approve => Kind::Approved,
+            Self::Reject(_) => Kind::Rejected,
+            Self::Expire => Kind::Expired,
+            Self::Refund(_) => Kind::Refunded,
         }
     }
 }
@@ -60,7 +71,7 @@ pub async fn settle(
         tx,
         &Append {
             payment_id: payment.id,
-            kind: next.as_str(),
+            kind: change.logged_as(),
             amount_centavos: payment.amount_centavos,
             actor,
             detail,
@@ -114,4 +125,22 @@ pub async fn settle(
         updated_at,
         ..payment.clone()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_is_logged_under_the_name_of_the_status_it_reaches() {
+        // The log has always stored the reached status's name; keep it so.
+        for change in [
+            Change::Approve,
+            Change::Reject(String::new()),
+            Change::Expire,
+            Change::Refund(String::new()),
+        ] {
+            assert_eq!(change.logged_as().as_str(), change.target().as_str());
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use crate::domain::Kind;
 use crate::store::{MovementRow, ProductRow, ShortageRow};
 use malha_api::malha::inventory::v1::{Movement, MovementKind, Product, Shortage};
+use malha_kit::stored::{StoredName, UnknownStored, readable_rows};
 use malha_kit::time::to_proto;
 
 pub(super) fn kind(kind: MovementKind) -> Option<Kind> {
@@ -28,14 +29,15 @@ pub(super) fn product(row: ProductRow) -> Product {
     }
 }
 
-pub(super) fn movement(row: MovementRow) -> Movement {
-    let kind = match Kind::parse(&row.kind) {
-        Some(Kind::Receipt) => MovementKind::Receipt,
-        Some(Kind::Consumption) => MovementKind::Consumption,
-        Some(Kind::Adjustment) => MovementKind::Adjustment,
-        None => MovementKind::Unspecified,
+/// The movement as proto; an error for a stored kind this build does not
+/// know (never read as UNSPECIFIED).
+pub(super) fn movement(row: MovementRow) -> Result<Movement, UnknownStored> {
+    let kind = match Kind::from_stored(&row.kind)? {
+        Kind::Receipt => MovementKind::Receipt,
+        Kind::Consumption => MovementKind::Consumption,
+        Kind::Adjustment => MovementKind::Adjustment,
     };
-    Movement {
+    Ok(Movement {
         id: row.id.to_string(),
         product_id: row.product_id.to_string(),
         kind: kind as i32,
@@ -44,7 +46,12 @@ pub(super) fn movement(row: MovementRow) -> Movement {
         reason: row.reason,
         source: row.source,
         create_time: to_proto(row.created_at),
-    }
+    })
+}
+
+/// A page of movements; a row that cannot be read is logged and left out.
+pub(super) fn movements(rows: Vec<MovementRow>) -> Vec<Movement> {
+    readable_rows("movement", rows, |r| r.id.to_string(), movement)
 }
 
 pub(super) fn shortage(row: ShortageRow) -> Shortage {

@@ -54,7 +54,7 @@ pub(super) async fn record(
             Change::Done(done) => {
                 let (movement, product) = *done;
                 Ok(RecordMovementResponse {
-                    movement: Some(convert::movement(movement)),
+                    movement: Some(convert::movement(movement)?),
                     product: Some(convert::product(product)),
                 })
             }
@@ -78,7 +78,7 @@ pub(super) async fn list(
     let rows = store::movements(&inventory.pool, id, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |r| r.id.to_string());
     Ok(ListMovementsResponse {
-        movements: rows.into_iter().map(convert::movement).collect(),
+        movements: convert::movements(rows),
         next_page_token,
     })
 }

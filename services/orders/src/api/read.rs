@@ -4,44 +4,38 @@ use uuid::Uuid;
 
 use super::{convert, ensure_visible, viewer};
 use crate::Orders;
-use crate::store::orders::{self, OrderRow};
+use crate::store::orders::{self, ItemRow, OrderRow, TransitionRow};
 use malha_api::malha::orders::v1::*;
 use malha_kit::ServiceResult;
 use malha_kit::auth::Principal;
 use malha_kit::page::PageRequest;
-use malha_kit::stored::UnknownStored;
+use malha_kit::stored::readable_rows;
 use malha_kit::validate::Violations;
 
-/// Orders with their lines and history, in two queries; each an error when
-/// a stored status is one this build does not know.
-async fn details(
+/// The lines and status history of the orders `rows`, in two queries.
+async fn lines_and_history(
     service: &Orders,
-    rows: Vec<OrderRow>,
-) -> ServiceResult<Vec<Result<Order, UnknownStored>>> {
+    rows: &[OrderRow],
+) -> ServiceResult<(Vec<ItemRow>, Vec<TransitionRow>)> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let items = orders::items(&service.pool, &ids).await?;
     let history = orders::history(&service.pool, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| convert::order(row, &items, &history))
-        .collect())
+    Ok((items, history))
 }
 
-/// A list of orders with their details: an order that cannot be read is
-/// logged and left out, so one bad row never breaks the whole list.
+/// A list of orders with their details; an order that cannot be read (a
+/// stored status this build does not know) is logged and left out.
 pub(super) async fn with_details(
     service: &Orders,
     rows: Vec<OrderRow>,
 ) -> ServiceResult<Vec<Order>> {
-    Ok(details(service, rows)
-        .await?
-        .into_iter()
-        .filter_map(|order| {
-            order
-                .inspect_err(|error| tracing::error!(%error, "order left out of a list"))
-                .ok()
-        })
-        .collect())
+    let (items, history) = lines_and_history(service, &rows).await?;
+    Ok(readable_rows(
+        "order",
+        rows,
+        |r| r.id.to_string(),
+        |row| convert::order(row, &items, &history),
+    ))
 }
 
 /// One order with its lines and history.
@@ -53,8 +47,8 @@ pub(super) async fn full(service: &Orders, id: Uuid) -> ServiceResult<Order> {
 /// The order of `row` with its lines and history: INTERNAL when a stored
 /// status is one this build does not know.
 async fn detailed(service: &Orders, row: OrderRow) -> ServiceResult<Order> {
-    let mut one = details(service, vec![row]).await?;
-    Ok(one.remove(0)?)
+    let (items, history) = lines_and_history(service, std::slice::from_ref(&row)).await?;
+    Ok(convert::order(row, &items, &history)?)
 }
 
 pub(super) async fn get(

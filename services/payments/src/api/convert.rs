@@ -1,12 +1,13 @@
 //! Rows ↔ proto messages.
 
 use crate::domain::Status;
+use crate::domain::ledger::Kind;
 use crate::qr;
 use crate::store::ledger::TransactionRow;
 use crate::store::payments::PaymentRow;
 use malha_api::malha::payments::v1::{Payment, PaymentStatus, Transaction, TransactionKind};
 use malha_kit::ServiceResult;
-use malha_kit::stored::{StoredName, UnknownStored};
+use malha_kit::stored::{StoredName, UnknownStored, readable_rows};
 use malha_kit::time::to_proto;
 
 /// The proto status of a stored one; an error for one this build does not
@@ -21,16 +22,17 @@ pub(super) fn status(stored: &str) -> Result<PaymentStatus, UnknownStored> {
     })
 }
 
-fn kind(stored: &str) -> TransactionKind {
-    match stored {
-        "created" => TransactionKind::Created,
-        "notified" => TransactionKind::Notified,
-        "approved" => TransactionKind::Approved,
-        "rejected" => TransactionKind::Rejected,
-        "expired" => TransactionKind::Expired,
-        "refunded" => TransactionKind::Refunded,
-        _ => TransactionKind::Unspecified,
-    }
+/// The proto kind of a stored one; an error for one this build does not
+/// know (never read as UNSPECIFIED).
+fn kind(stored: &str) -> Result<TransactionKind, UnknownStored> {
+    Ok(match Kind::from_stored(stored)? {
+        Kind::Created => TransactionKind::Created,
+        Kind::Notified => TransactionKind::Notified,
+        Kind::Approved => TransactionKind::Approved,
+        Kind::Rejected => TransactionKind::Rejected,
+        Kind::Expired => TransactionKind::Expired,
+        Kind::Refunded => TransactionKind::Refunded,
+    })
 }
 
 /// The payment without QR images (lists).
@@ -54,19 +56,9 @@ pub(super) fn payment(row: PaymentRow) -> Result<Payment, UnknownStored> {
     })
 }
 
-/// A page of payments: a row that cannot be read is logged and left out, so
-/// one bad row never breaks the whole list.
+/// A page of payments; a row that cannot be read is logged and left out.
 pub(super) fn payments(rows: Vec<PaymentRow>) -> Vec<Payment> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let id = row.id;
-            payment(row)
-                .inspect_err(
-                    |error| tracing::error!(payment = %id, %error, "payment left out of a list"),
-                )
-                .ok()
-        })
-        .collect()
+    readable_rows("payment", rows, |r| r.id.to_string(), payment)
 }
 
 /// The payment with its QR images, rendered off the runtime.
@@ -79,17 +71,23 @@ pub(super) async fn payment_with_qr(row: PaymentRow) -> ServiceResult<Payment> {
     })
 }
 
-pub(super) fn transaction(row: TransactionRow) -> Transaction {
-    Transaction {
+pub(super) fn transaction(row: TransactionRow) -> Result<Transaction, UnknownStored> {
+    Ok(Transaction {
         sequence: row.sequence,
         id: row.id.to_string(),
         payment_id: row.payment_id.to_string(),
-        kind: kind(&row.kind) as i32,
+        kind: kind(&row.kind)? as i32,
         amount_centavos: row.amount_centavos,
         actor: row.actor,
         detail: row.detail,
         create_time: to_proto(row.created_at),
         previous_hash: hex::encode(row.previous_hash),
         hash: hex::encode(row.hash),
-    }
+    })
+}
+
+/// A page of the log; an entry that cannot be read is logged and left out
+/// (VerifyLedger still checks it).
+pub(super) fn transactions(rows: Vec<TransactionRow>) -> Vec<Transaction> {
+    readable_rows("transaction", rows, |r| r.sequence.to_string(), transaction)
 }

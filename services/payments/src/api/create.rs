@@ -7,7 +7,8 @@ use uuid::Uuid;
 use super::{actor, convert};
 use crate::Payments;
 use crate::brcode::format_amount;
-use crate::domain::{self, MAX_AMOUNT_CENTAVOS, MAX_DESCRIPTION, Status, ledger::now};
+use crate::domain::ledger::{Kind, now};
+use crate::domain::{self, MAX_AMOUNT_CENTAVOS, MAX_DESCRIPTION, Status};
 use crate::provider::Charge;
 use crate::store::ledger::{self, Append};
 use crate::store::payments::{self, PaymentRow};
@@ -110,7 +111,7 @@ pub(super) async fn create(
         &mut tx,
         &Append {
             payment_id: row.id,
-            kind: "created",
+            kind: Kind::Created,
             amount_centavos: row.amount_centavos,
             actor: &actor(caller),
             detail: &detail,

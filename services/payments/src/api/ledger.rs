@@ -23,7 +23,7 @@ pub(super) async fn list(
     let rows = ledger::list(&service.pool, payment_id, &page).await?;
     let (rows, next_page_token) = page.finish(rows, |r| r.sequence.to_string());
     Ok(ListTransactionsResponse {
-        transactions: rows.into_iter().map(convert::transaction).collect(),
+        transactions: convert::transactions(rows),
         next_page_token,
     })
 }

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use crate::Payments;
 use crate::domain::Status;
+use crate::domain::ledger::Kind;
 use crate::provider::{Notification, Outcome};
 use crate::settle::{Change, settle};
 use crate::store::ledger::{self, Append};
@@ -68,7 +69,7 @@ pub(super) async fn handle(
         &mut tx,
         &Append {
             payment_id: payment.id,
-            kind: "notified",
+            kind: Kind::Notified,
             amount_centavos: payment.amount_centavos,
             actor: &actor,
             detail: &detail,

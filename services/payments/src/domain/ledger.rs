@@ -5,6 +5,7 @@
 //! [`ChainCheck`] finds; dropping the newest entries is caught by the head.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use malha_kit::stored::StoredName;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -17,7 +18,9 @@ pub struct Entry {
     pub sequence: i64,
     pub id: Uuid,
     pub payment_id: Uuid,
-    /// `created`, `notified`, `approved`, `rejected`, `expired`, `refunded`.
+    /// A [`Kind`]'s stored name. Kept as the stored text: the hash covers
+    /// that text, and the chain check must verify an entry of a kind this
+    /// build does not know as well as any other.
     pub kind: String,
     pub amount_centavos: i64,
     pub actor: String,
@@ -26,10 +29,47 @@ pub struct Entry {
     pub created_at: DateTime<Utc>,
 }
 
-/// The kinds of entries.
-pub const KINDS: [&str; 6] = [
-    "created", "notified", "approved", "rejected", "expired", "refunded",
-];
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Created,
+    Notified,
+    Approved,
+    Rejected,
+    Expired,
+    Refunded,
+}
+
+impl StoredName for Kind {
+    const KIND: &'static str = "transaction kind";
+    const ALL: &'static [Self] = &[
+        Self::Created,
+        Self::Notified,
+        Self::Approved,
+        Self::Rejected,
+        Self::Expired,
+        Self::Refunded,
+    ];
+
+    fn as_str(self) -> &'static str {
+        Kind::as_str(self)
+    }
+}
+
+impl Kind {
+    /// The stored name (also here, not only in [`StoredName`], so that
+    /// writers need no trait import).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Notified => "notified",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Refunded => "refunded",
+        }
+    }
+}
 
 /// Now, at the precision the database keeps.
 pub fn now() -> DateTime<Utc> {
@@ -178,6 +218,16 @@ impl ChainCheck {
 mod tests {
     use super::*;
 
+    #[test]
+    fn kinds_round_trip_and_an_unknown_one_is_an_error() {
+        malha_kit::stored::assert_round_trips::<Kind>();
+        // A kind a newer build wrote is never read as UNSPECIFIED or as
+        // another kind.
+        let unknown = Kind::from_stored("chargeback").unwrap_err();
+        assert_eq!(unknown.kind, "transaction kind");
+        assert_eq!(unknown.value, "chargeback");
+    }
+
     fn chain_of(n: i64) -> Vec<Linked> {
         let payment = Uuid::now_v7();
         let mut previous = GENESIS.to_vec();
@@ -187,7 +237,9 @@ mod tests {
                     sequence,
                     id: Uuid::now_v7(),
                     payment_id: payment,
-                    kind: KINDS[(sequence as usize - 1) % KINDS.len()].into(),
+                    kind: Kind::ALL[(sequence as usize - 1) % Kind::ALL.len()]
+                        .as_str()
+                        .into(),
                     amount_centavos: 1250,
                     actor: "customer:1".into(),
                     detail: format!("step {sequence}"),

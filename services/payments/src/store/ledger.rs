@@ -6,7 +6,7 @@ use malha_kit::db::Pool;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::ledger::{self, Entry, Linked};
+use crate::domain::ledger::{self, Entry, Kind, Linked};
 use malha_kit::ServiceResult;
 use malha_kit::page::PageRequest;
 
@@ -50,7 +50,7 @@ const COLUMNS: &str = "sequence, id, payment_id, kind, amount_centavos, actor, d
 /// What to append.
 pub struct Append<'a> {
     pub payment_id: Uuid,
-    pub kind: &'a str,
+    pub kind: Kind,
     pub amount_centavos: i64,
     pub actor: &'a str,
     pub detail: &'a str,
@@ -67,7 +67,7 @@ pub async fn append(tx: &mut PgConnection, append: &Append<'_>) -> ServiceResult
         sequence: head_sequence + 1,
         id: Uuid::now_v7(),
         payment_id: append.payment_id,
-        kind: append.kind.to_owned(),
+        kind: append.kind.as_str().to_owned(),
         amount_centavos: append.amount_centavos,
         actor: append.actor.to_owned(),
         detail: append.detail.to_owned(),

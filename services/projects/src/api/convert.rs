@@ -3,7 +3,7 @@
 use crate::domain::Status;
 use crate::store::{MaterialRow, ProjectRow};
 use malha_api::malha::projects::v1::{Material, Project, ProjectStatus};
-use malha_kit::stored::{StoredName, UnknownStored};
+use malha_kit::stored::{StoredName, UnknownStored, readable_rows};
 use malha_kit::time::to_proto;
 
 pub(super) fn status_rule(status: ProjectStatus) -> Option<Status> {
@@ -58,17 +58,13 @@ pub(super) fn project(
     })
 }
 
-/// A page of projects: a row that cannot be read is logged and left out, so
-/// one bad row (a status from a newer version) never breaks the whole list.
+/// A page of projects; a row that cannot be read (a status from a newer
+/// version) is logged and left out.
 pub(super) fn projects(rows: Vec<ProjectRow>, materials: &[MaterialRow]) -> Vec<Project> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let id = row.id;
-            project(row, materials)
-                .inspect_err(
-                    |error| tracing::error!(project = %id, %error, "project left out of a list"),
-                )
-                .ok()
-        })
-        .collect()
+    readable_rows(
+        "project",
+        rows,
+        |r| r.id.to_string(),
+        |row| project(row, materials),
+    )
 }

@@ -12,10 +12,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use malha_api::identity::*;
 use malha_api::malha::inventory::v1::ListProductsRequest;
 use malha_api::malha::inventory::v1::inventory_service_client::InventoryServiceClient;
+use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClient;
+use malha_api::malha::payments::v1::{HandleNotificationRequest, Notification, NotificationData};
 use malha_api::malha::projects::v1::projects_service_client::ProjectsServiceClient;
 use malha_api::malha::projects::v1::{CreateProjectRequest, Material, Project};
-use tonic::Code;
+use malha_payments::domain::signature;
+use malha_payments::provider::local::{self, Local};
+use tonic::{Code, Request};
 
+use super::snackbar;
 use crate::helpers::{TestApp, authed, violated_fields};
 use crate::kit::http_get;
 
@@ -84,9 +89,39 @@ async fn a_body_that_is_not_protobuf_is_invalid_argument_and_counted_as_such() {
     }
 }
 
+/// A notification about `data_id` stating an approval, signed with the
+/// webhook secret as the local provider expects.
+fn signed_notification(data_id: &str, request_id: &str) -> Request<HandleNotificationRequest> {
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let manifest = signature::manifest(
+        data_id,
+        request_id,
+        &ts,
+        &Local::signed_extra(local::APPROVED),
+    );
+    let header = signature::header(snackbar::SECRET.as_bytes(), &ts, &manifest);
+    let mut request = Request::new(HandleNotificationRequest {
+        notification: Some(Notification {
+            r#type: "payment".into(),
+            action: local::APPROVED.into(),
+            data: Some(NotificationData { id: data_id.into() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-signature", header.parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-request-id", request_id.parse().unwrap());
+    request
+}
+
 #[tokio::test]
 async fn nul_and_control_characters_are_refused_naming_the_field() {
-    let app = TestApp::spawn().await;
+    // With the webhook secret, so a notification can be validly signed.
+    let app = snackbar::spawn(|_| {}).await;
     let admin = app.admin_token().await;
     let mut identity = app.identity().await;
 
@@ -109,6 +144,31 @@ async fn nul_and_control_characters_are_refused_naming_the_field() {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&register), ["name", "email"]);
+    let service_token = identity
+        .issue_service_token(IssueServiceTokenRequest {
+            client_id: "sa-orders\u{0}".into(),
+            client_secret: "secret\u{0}".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_fields(&service_token),
+        ["client_id", "client_secret"]
+    );
+
+    // A validly signed notification: without the NUL the signature holds
+    // and the payment is merely unknown; with it, the field is named.
+    let mut payments = PaymentsServiceClient::new(app.channel().await);
+    let unknown = payments
+        .handle_notification(signed_notification("NOSUCHPAYMENT", "nul-0"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+    let notified = payments
+        .handle_notification(signed_notification("NOSUCH\u{0}PAYMENT", "nul-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&notified), ["notification.data.id"]);
     let too_long = identity
         .login(LoginRequest {
             username: "a".repeat(1_001),

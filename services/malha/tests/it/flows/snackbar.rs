@@ -38,7 +38,7 @@ use malha_payments::domain::signature;
 use malha_payments::provider::local::{self, Local};
 use malha_payments::testing::{ACCESS_TOKEN, FakeMercadoPago};
 
-const SECRET: &str = "snack-bar-webhook-secret";
+pub(crate) const SECRET: &str = "snack-bar-webhook-secret";
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A snack bar with its own menu (unique names, so it coexists with demo
@@ -329,7 +329,7 @@ fn statuses(history: &[StatusChange]) -> Vec<OrderStatus> {
 
 /// Every target over a fresh database, with the webhook secret set and
 /// `tune` applied to the configuration.
-async fn spawn(tune: impl FnOnce(&mut ServeConfig)) -> TestApp {
+pub(crate) async fn spawn(tune: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let db = malha_testkit::fresh_database().await.unwrap();
     let nats = malha_testkit::NatsServer::start_ephemeral().await.unwrap();
     let mut config = config(&db.url, &nats.url());

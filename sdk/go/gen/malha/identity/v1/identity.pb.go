@@ -1468,7 +1468,13 @@ type CreatePersonRequest struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Email string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
 	Kind  PersonKind             `protobuf:"varint,3,opt,name=kind,proto3,enum=malha.identity.v1.PersonKind" json:"kind,omitempty"`
-	// Retrying with the same id returns the person created the first time.
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1670,7 +1676,13 @@ type CreateUserRequest struct {
 	Username string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
 	Password string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
 	Roles    []string               `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
-	// Retrying with the same id returns the user created the first time.
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2162,10 +2174,18 @@ func (x *GetMeResponse) GetClaims() *Claims {
 }
 
 type CreateServiceAccountRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
-	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Roles []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new. Here a retry is ALREADY_EXISTS instead: the client secret was
+	// shown only in the first response.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2467,11 +2487,19 @@ func (x *IssueServiceTokenResponse) GetTokens() *TokenPair {
 }
 
 type RegisterCustomerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cpf           string                 `protobuf:"bytes,1,opt,name=cpf,proto3" json:"cpf,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	RequestId     string                 `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cpf   string                 `protobuf:"bytes,1,opt,name=cpf,proto3" json:"cpf,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again (with new tokens). The key is scoped to
+	// the caller (the token's subject; calls without a token all share one
+	// scope, so send a fresh random UUID) and to this RPC: another caller's or
+	// another RPC's key never matches. The same key with a different request is
+	// INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+	// after that it counts as new.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2683,8 +2711,16 @@ func (x *IdentifyCustomerResponse) GetTokens() *TokenPair {
 }
 
 type CreateAnonymousCustomerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again (with new tokens). The key is scoped to
+	// the caller (the token's subject; calls without a token all share one
+	// scope, so send a fresh random UUID) and to this RPC: another caller's or
+	// another RPC's key never matches. The same key with a different request is
+	// INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+	// after that it counts as new.
+	RequestId     string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -388,9 +388,16 @@ func (x *Shortage) GetCreateTime() *timestamppb.Timestamp {
 }
 
 type CreateProductRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Product       *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Product *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -859,8 +866,15 @@ type RecordMovementRequest struct {
 	ProductId string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
 	Kind      MovementKind           `protobuf:"varint,2,opt,name=kind,proto3,enum=malha.inventory.v1.MovementKind" json:"kind,omitempty"`
 	// Receipt and consumption: positive. Adjustment: non-zero, either sign.
-	Quantity      int64  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Quantity int64  `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	Reason   string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
 	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -750,9 +750,16 @@ func (x *MenuSection) GetProducts() []*Product {
 }
 
 type CreateCategoryRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Category      *Category              `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Category *Category              `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1105,9 +1112,16 @@ func (*DeleteCategoryResponse) Descriptor() ([]byte, []int) {
 }
 
 type CreateProductRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Product       *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Product *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again. The key is scoped to the caller (the
+	// token's subject) and to this RPC: another caller's or another RPC's key
+	// never matches. The same key with a different request is INVALID_ARGUMENT
+	// naming request_id. A key is remembered for 24 hours; after that it counts
+	// as new.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1771,7 +1785,14 @@ type CreateOrderRequest struct {
 	// 1 to 100 lines; a product may appear on several lines (different notes).
 	Items []*OrderItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
 	// For the whole order; at most 500 characters.
-	Notes         string `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	Notes string `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again (the order as it is now). The key is
+	// scoped to the caller (the token's subject) and to this RPC: another
+	// caller's or another RPC's key never matches. The same key with a
+	// different request is INVALID_ARGUMENT naming request_id. A key is
+	// remembered for 24 hours; after that it counts as new.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

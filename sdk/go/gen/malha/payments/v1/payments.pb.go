@@ -541,7 +541,14 @@ type CreatePaymentRequest struct {
 	AmountCentavos int64 `protobuf:"varint,2,opt,name=amount_centavos,json=amountCentavos,proto3" json:"amount_centavos,omitempty"`
 	// Shown to the payer; at most 140 characters.
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
-	RequestId   string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again (the payment as it is now). The key is
+	// scoped to the caller (the token's subject) and to this RPC: another
+	// caller's or another RPC's key never matches. The same key with a
+	// different request is INVALID_ARGUMENT naming request_id. A key is
+	// remembered for 24 hours; after that it counts as new.
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Who pays, when a service creates the payment on a customer's behalf
 	// (orders does): that customer's subject. Ignored for any other caller,
 	// who is the payer; at most 100 characters.

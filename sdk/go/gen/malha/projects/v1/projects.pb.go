@@ -261,9 +261,16 @@ func (x *Project) GetUpdateTime() *timestamppb.Timestamp {
 }
 
 type CreateProjectRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
-	RequestId     string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Project *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// Optional idempotency key: a UUID, or empty for none. A retry with the
+	// same key and the same request answers what the first call answered
+	// without creating anything again or publishing an event. The key is scoped
+	// to the caller (the token's subject) and to this RPC: another caller's or
+	// another RPC's key never matches. The same key with a different request is
+	// INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+	// after that it counts as new.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

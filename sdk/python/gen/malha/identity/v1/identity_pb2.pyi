@@ -664,7 +664,14 @@ class CreatePersonRequest(_message.Message):
     email: _builtins.str
     kind: Global___PersonKind.ValueType
     request_id: _builtins.str
-    """Retrying with the same id returns the person created the first time."""
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     def __init__(
         self,
         *,
@@ -753,7 +760,14 @@ class CreateUserRequest(_message.Message):
     username: _builtins.str
     password: _builtins.str
     request_id: _builtins.str
-    """Retrying with the same id returns the user created the first time."""
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -968,6 +982,15 @@ class CreateServiceAccountRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new. Here a retry is ALREADY_EXISTS instead: the client secret was
+    shown only in the first response.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1105,6 +1128,15 @@ class RegisterCustomerRequest(_message.Message):
     name: _builtins.str
     email: _builtins.str
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (with new tokens). The key is scoped to
+    the caller (the token's subject; calls without a token all share one
+    scope, so send a fresh random UUID) and to this RPC: another caller's or
+    another RPC's key never matches. The same key with a different request is
+    INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+    after that it counts as new.
+    """
     def __init__(
         self,
         *,
@@ -1194,6 +1226,15 @@ class CreateAnonymousCustomerRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (with new tokens). The key is scoped to
+    the caller (the token's subject; calls without a token all share one
+    scope, so send a fresh random UUID) and to this RPC: another caller's or
+    another RPC's key never matches. The same key with a different request is
+    INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+    after that it counts as new.
+    """
     def __init__(
         self,
         *,

@@ -188,6 +188,14 @@ class CreateProductRequest(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def product(self) -> Global___Product: ...
     def __init__(
@@ -406,6 +414,14 @@ class RecordMovementRequest(_message.Message):
     """Receipt and consumption: positive. Adjustment: non-zero, either sign."""
     reason: _builtins.str
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     def __init__(
         self,
         *,

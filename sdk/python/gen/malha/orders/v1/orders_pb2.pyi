@@ -363,6 +363,14 @@ class CreateCategoryRequest(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def category(self) -> Global___Category: ...
     def __init__(
@@ -524,6 +532,14 @@ class CreateProductRequest(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again. The key is scoped to the caller (the
+    token's subject) and to this RPC: another caller's or another RPC's key
+    never matches. The same key with a different request is INVALID_ARGUMENT
+    naming request_id. A key is remembered for 24 hours; after that it counts
+    as new.
+    """
     @_builtins.property
     def product(self) -> Global___Product: ...
     def __init__(
@@ -823,6 +839,14 @@ class CreateOrderRequest(_message.Message):
     notes: _builtins.str
     """For the whole order; at most 500 characters."""
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (the order as it is now). The key is
+    scoped to the caller (the token's subject) and to this RPC: another
+    caller's or another RPC's key never matches. The same key with a
+    different request is INVALID_ARGUMENT naming request_id. A key is
+    remembered for 24 hours; after that it counts as new.
+    """
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderItem]:
         """1 to 100 lines; a product may appear on several lines (different notes)."""

@@ -263,6 +263,14 @@ class CreatePaymentRequest(_message.Message):
     description: _builtins.str
     """Shown to the payer; at most 140 characters."""
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again (the payment as it is now). The key is
+    scoped to the caller (the token's subject) and to this RPC: another
+    caller's or another RPC's key never matches. The same key with a
+    different request is INVALID_ARGUMENT naming request_id. A key is
+    remembered for 24 hours; after that it counts as new.
+    """
     payer_id: _builtins.str
     """Who pays, when a service creates the payment on a customer's behalf
     (orders does): that customer's subject. Ignored for any other caller,

@@ -132,6 +132,14 @@ class CreateProjectRequest(_message.Message):
     PROJECT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
+    """Optional idempotency key: a UUID, or empty for none. A retry with the
+    same key and the same request answers what the first call answered
+    without creating anything again or publishing an event. The key is scoped
+    to the caller (the token's subject) and to this RPC: another caller's or
+    another RPC's key never matches. The same key with a different request is
+    INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+    after that it counts as new.
+    """
     @_builtins.property
     def project(self) -> Global___Project: ...
     def __init__(

@@ -647,7 +647,13 @@ export type CreatePersonRequest = Message<"malha.identity.v1.CreatePersonRequest
   kind: PersonKind;
 
   /**
-   * Retrying with the same id returns the person created the first time.
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
    *
    * @generated from field: string request_id = 4;
    */
@@ -737,7 +743,13 @@ export type CreateUserRequest = Message<"malha.identity.v1.CreateUserRequest"> &
   roles: string[];
 
   /**
-   * Retrying with the same id returns the user created the first time.
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
    *
    * @generated from field: string request_id = 5;
    */
@@ -935,6 +947,15 @@ export type CreateServiceAccountRequest = Message<"malha.identity.v1.CreateServi
   roles: string[];
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new. Here a retry is ALREADY_EXISTS instead: the client secret was
+   * shown only in the first response.
+   *
    * @generated from field: string request_id = 3;
    */
   requestId: string;
@@ -1069,6 +1090,15 @@ export type RegisterCustomerRequest = Message<"malha.identity.v1.RegisterCustome
   email: string;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again (with new tokens). The key is scoped to
+   * the caller (the token's subject; calls without a token all share one
+   * scope, so send a fresh random UUID) and to this RPC: another caller's or
+   * another RPC's key never matches. The same key with a different request is
+   * INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+   * after that it counts as new.
+   *
    * @generated from field: string request_id = 4;
    */
   requestId: string;
@@ -1147,6 +1177,15 @@ export const IdentifyCustomerResponseSchema: GenMessage<IdentifyCustomerResponse
  */
 export type CreateAnonymousCustomerRequest = Message<"malha.identity.v1.CreateAnonymousCustomerRequest"> & {
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again (with new tokens). The key is scoped to
+   * the caller (the token's subject; calls without a token all share one
+   * scope, so send a fresh random UUID) and to this RPC: another caller's or
+   * another RPC's key never matches. The same key with a different request is
+   * INVALID_ARGUMENT naming request_id. A key is remembered for 24 hours;
+   * after that it counts as new.
+   *
    * @generated from field: string request_id = 1;
    */
   requestId: string;

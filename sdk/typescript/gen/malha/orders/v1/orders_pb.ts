@@ -405,6 +405,14 @@ export type CreateCategoryRequest = Message<"malha.orders.v1.CreateCategoryReque
   category?: Category | undefined;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
+   *
    * @generated from field: string request_id = 2;
    */
   requestId: string;
@@ -547,6 +555,14 @@ export type CreateProductRequest = Message<"malha.orders.v1.CreateProductRequest
   product?: Product | undefined;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again. The key is scoped to the caller (the
+   * token's subject) and to this RPC: another caller's or another RPC's key
+   * never matches. The same key with a different request is INVALID_ARGUMENT
+   * naming request_id. A key is remembered for 24 hours; after that it counts
+   * as new.
+   *
    * @generated from field: string request_id = 2;
    */
   requestId: string;
@@ -830,6 +846,14 @@ export type CreateOrderRequest = Message<"malha.orders.v1.CreateOrderRequest"> &
   notes: string;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again (the order as it is now). The key is
+   * scoped to the caller (the token's subject) and to this RPC: another
+   * caller's or another RPC's key never matches. The same key with a
+   * different request is INVALID_ARGUMENT naming request_id. A key is
+   * remembered for 24 hours; after that it counts as new.
+   *
    * @generated from field: string request_id = 3;
    */
   requestId: string;

@@ -240,6 +240,14 @@ export type CreatePaymentRequest = Message<"malha.payments.v1.CreatePaymentReque
   description: string;
 
   /**
+   * Optional idempotency key: a UUID, or empty for none. A retry with the
+   * same key and the same request answers what the first call answered
+   * without creating anything again (the payment as it is now). The key is
+   * scoped to the caller (the token's subject) and to this RPC: another
+   * caller's or another RPC's key never matches. The same key with a
+   * different request is INVALID_ARGUMENT naming request_id. A key is
+   * remembered for 24 hours; after that it counts as new.
+   *
    * @generated from field: string request_id = 4;
    */
   requestId: string;

@@ -1,0 +1,4 @@
+-- Idempotency keys live in the kit's idempotency table (caller, RPC, key),
+-- so the old global per-table request_id columns are no longer written.
+ALTER TABLE products DROP COLUMN request_id;
+ALTER TABLE movements DROP COLUMN request_id;

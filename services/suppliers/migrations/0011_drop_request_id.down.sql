@@ -1,0 +1,3 @@
+-- Reverts 0011: the request_id columns come back, empty (the keys since
+-- then are in the idempotency table), with their UNIQUE constraints.
+ALTER TABLE suppliers ADD COLUMN request_id uuid CONSTRAINT suppliers_request_id_key UNIQUE;

@@ -1,0 +1,243 @@
+"""The same HTTP cases against both edges: the local edge of a live `malha up`
+and the real Envoy running the chart's rendered edge config, pointed at that
+same Malha. Both must answer with the same status and the same body.
+
+Needs the malha binary (MALHA_BIN) and Envoy (ENVOY, else `envoy` on PATH);
+scripts/check-deploy provides both. `malha up` brings its own PostgreSQL and
+nats-server on private ports in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+UP_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def envoy_exe() -> str:
+    exe = os.environ.get("ENVOY") or shutil.which("envoy")
+    if not exe:
+        pytest.fail("envoy not found: run scripts/check-deploy (it installs it) or set ENVOY")
+    return exe
+
+
+def wait_for(what: str, ready, proc: subprocess.Popen, log: Path, timeout: float = UP_TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited ({proc.returncode}) before it was ready:\n{log.read_text()[-4000:]}")
+        if ready():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{what} was not ready within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+def stop(proc: subprocess.Popen):
+    # Ctrl-C is how `malha up` stops its PostgreSQL and nats-server cleanly.
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def workdir():
+    d = Path(tempfile.mkdtemp(prefix="malha-edge-"))
+    # As root, PostgreSQL runs as `postgres`, which must reach its data directory.
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def malha(workdir):
+    """A live `malha up`: every service on one gRPC port, its local edge on another."""
+    grpc, admin, edge = free_port(), free_port(), free_port()
+    env = dict(os.environ, MALHA_GRPC_ADDR=f"127.0.0.1:{grpc}", MALHA_ADMIN_ADDR=f"127.0.0.1:{admin}")
+    log = workdir / "malha.log"
+    cmd = [os.environ["MALHA_BIN"], "up", "--data-dir", str(workdir / "data"),
+           "--pg-port", str(free_port()), "--nats-port", str(free_port()),
+           "--edge-addr", f"127.0.0.1:{edge}"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for("malha up", lambda: any(l.startswith("Malha is up") for l in log.read_text().splitlines()),
+                 proc, log)
+        yield {"grpc": grpc, "edge": f"http://127.0.0.1:{edge}"}
+    finally:
+        stop(proc)
+
+
+def local_config(cfg: dict, grpc_port: int, port: int, admin_port: int, metrics_port: int,
+                 descriptor: Path) -> dict:
+    """The chart's Envoy config with only its addresses made local: every
+    service cluster reaches the one Malha, the listeners take free ports, the
+    transcoder reads the descriptor this binary writes."""
+    cfg = copy.deepcopy(cfg)
+    chart_port = next(l for l in cfg["static_resources"]["listeners"]
+                      if l["name"] == "edge")["address"]["socket_address"]["port_value"]
+    cfg["admin"]["address"]["socket_address"]["port_value"] = admin_port
+    for lst in cfg["static_resources"]["listeners"]:
+        sa = lst["address"]["socket_address"]
+        sa["address"] = "127.0.0.1"
+        sa["port_value"] = port if lst["name"] == "edge" else metrics_port
+        for f in lst["filter_chains"][0]["filters"]:
+            for hf in f["typed_config"].get("http_filters", []):
+                t = hf["typed_config"]
+                if hf["name"].endswith("grpc_json_transcoder"):
+                    t["proto_descriptor"] = str(descriptor)
+                if hf["name"].endswith("jwt_authn"):
+                    for p in t["providers"].values():
+                        uri = p["remote_jwks"]["http_uri"]
+                        uri["uri"] = uri["uri"].replace(f":{chart_port}/", f":{port}/", 1)
+    for c in cfg["static_resources"]["clusters"]:
+        sa = c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+        if c["name"] == "edge_self":
+            sa["port_value"] = port
+        elif c["name"] == "envoy_admin":
+            sa["port_value"] = admin_port
+        else:
+            sa["address"], sa["port_value"] = "127.0.0.1", grpc_port
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def envoy(malha, rendered, workdir):
+    """The real Envoy with the chart's edge config (mesh none)."""
+    chart_cfg = rendered["none"].envoy()
+    descriptor = workdir / "malha.pb"
+    subprocess.run([os.environ["MALHA_BIN"], "descriptor", "--out", str(descriptor)], check=True,
+                   capture_output=True)
+    port, admin = free_port(), free_port()
+    cfg = local_config(chart_cfg, malha["grpc"], port, admin, free_port(), descriptor)
+    path = workdir / "envoy.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    log = workdir / "envoy.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([envoy_exe(), "-c", str(path), "--disable-hot-restart", "-l", "warning",
+                                 "--concurrency", "1"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def ready():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{admin}/ready", timeout=1).status == 200
+            except OSError:
+                return False
+        wait_for("envoy", ready, proc, log, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def call(base: str, method: str, path: str, body=None, headers=None):
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def as_json(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def token(malha):
+    status, _, raw = call(malha["edge"], "POST", "/v1/identity/login",
+                          {"username": "admin", "password": "malha-admin"})
+    assert status == 200, raw
+    return json.loads(raw)["tokens"]["accessToken"]
+
+
+def both(malha, envoy, method, path, body=None, headers=None):
+    local = call(malha["edge"], method, path, body, headers)
+    real = call(envoy, method, path, body, headers)
+    return local, real
+
+
+def agree(local, real, *, ignore=()):
+    """Same status and the same JSON body (fields in `ignore` differ per call)."""
+    (ls, _, lb), (rs, _, rb) = local, real
+    lj, rj = as_json(lb), as_json(rb)
+    for k in ignore:
+        if isinstance(lj, dict) and isinstance(rj, dict):
+            assert (k in lj) == (k in rj), f"{k} only on one edge: local {lj}, envoy {rj}"
+            lj.pop(k, None)
+            rj.pop(k, None)
+    assert (ls, lj) == (rs, rj), f"local edge {ls} {lj!r} / envoy {rs} {rj!r}"
+    return ls, lj
+
+
+def test_public_route_without_token(malha, envoy):
+    status, body = agree(*both(malha, envoy, "GET", "/.well-known/jwks.json"))
+    assert status == 200 and body["keys"], body
+
+
+def test_public_post_with_body_star(malha, envoy):
+    local, real = both(malha, envoy, "POST", "/v1/identity/login",
+                       {"username": "admin", "password": "malha-admin"})
+    # Each login mints new tokens: the rest of the answer must be equal.
+    lt, rt = json.loads(local[2])["tokens"], json.loads(real[2])["tokens"]
+    assert sorted(lt) == sorted(rt) and lt["tokenType"] == rt["tokenType"] == "Bearer"
+    status, body = agree(local, real, ignore=("tokens",))
+    assert status == 200 and body["user"]["username"] == "admin", body
+
+
+def test_authed_get(malha, envoy, token):
+    status, body = agree(*both(malha, envoy, "GET", "/v1/identity/me",
+                               headers={"authorization": f"Bearer {token}"}))
+    assert status == 200 and body, body
+
+
+def test_path_variable_not_found(malha, envoy, token):
+    status, body = agree(*both(malha, envoy, "GET", "/v1/identity/users/00000000-0000-4000-8000-000000000000",
+                               headers={"authorization": f"Bearer {token}"}))
+    assert status == 404 and body["code"] == 5, body
+
+
+def test_query_parameters(malha, envoy, token):
+    status, body = agree(*both(malha, envoy, "GET", "/v1/identity/customers?page_size=2",
+                               headers={"authorization": f"Bearer {token}"}))
+    assert status == 200, body
+
+
+def test_invalid_argument_names_the_fields(malha, envoy, token):
+    status, body = agree(*both(malha, envoy, "POST", "/v1/identity/people", {"name": "", "email": "x"},
+                               headers={"authorization": f"Bearer {token}"}))
+    assert status == 400 and body["code"] == 3, body
+    assert any(d.get("fieldViolations") for d in body.get("details", [])), body
+
+
+def test_unknown_route_is_404_without_token(malha, envoy):
+    (ls, _, lb), (rs, _, rb) = both(malha, envoy, "GET", "/v1/nowhere")
+    assert ls == rs == 404, (lb, rb)

@@ -239,5 +239,25 @@ def test_invalid_argument_names_the_fields(malha, envoy, token):
 
 
 def test_unknown_route_is_404_without_token(malha, envoy):
-    (ls, _, lb), (rs, _, rb) = both(malha, envoy, "GET", "/v1/nowhere")
-    assert ls == rs == 404, (lb, rb)
+    # Envoy's own 404 (the catch-all route), shaped by its local_reply_config.
+    for path in ("/v1/nowhere", "/nowhere.v1.NowhereService/Get"):
+        status, body = agree(*both(malha, envoy, "GET", path))
+        assert status == 404 and body == {"code": 5, "message": f"no route for GET {path}"}, body
+
+
+@pytest.mark.parametrize("headers, message", [
+    ({}, "a bearer access token is required"),
+    ({"authorization": "Bearer nonsense"}, "invalid access token"),
+])
+def test_401_is_the_same_status_json(malha, envoy, headers, message):
+    # On Envoy jwt_authn answers by itself; on the local edge the service does.
+    status, body = agree(*both(malha, envoy, "GET", "/v1/identity/customers", headers=headers))
+    assert status == 401 and body["code"] == 16 and body["message"] == message, body
+    assert body["details"][0]["reason"] == "UNAUTHENTICATED", body
+
+
+def test_cors_preflight_from_an_unlisted_origin_finds_no_route(malha, envoy):
+    status, body = agree(*both(malha, envoy, "OPTIONS", "/v1/identity/customers",
+                               headers={"origin": "https://elsewhere.test",
+                                        "access-control-request-method": "GET"}))
+    assert status == 404 and body["code"] == 5, body

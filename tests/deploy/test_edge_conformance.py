@@ -4,7 +4,7 @@ same Malha. Both must answer with the same status and the same body.
 
 Needs the malha binary (MALHA_BIN) and Envoy (ENVOY, else `envoy` on PATH);
 scripts/check-deploy provides both. `malha up` brings its own PostgreSQL and
-nats-server on private ports in a temporary directory.
+nats-server on private ports in a temporary directory (conftest.py's `malha`).
 """
 
 from __future__ import annotations
@@ -13,82 +13,20 @@ import copy
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import tempfile
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 
-UP_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from conftest import free_port, wait_for
 
 def envoy_exe() -> str:
     exe = os.environ.get("ENVOY") or shutil.which("envoy")
     if not exe:
         pytest.fail("envoy not found: run scripts/check-deploy (it installs it) or set ENVOY")
     return exe
-
-
-def wait_for(what: str, ready, proc: subprocess.Popen, log: Path, timeout: float = UP_TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited ({proc.returncode}) before it was ready:\n{log.read_text()[-4000:]}")
-        if ready():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"{what} was not ready within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
-
-
-def stop(proc: subprocess.Popen):
-    # Ctrl-C is how `malha up` stops its PostgreSQL and nats-server cleanly.
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
-def workdir():
-    d = Path(tempfile.mkdtemp(prefix="malha-edge-"))
-    # As root, PostgreSQL runs as `postgres`, which must reach its data directory.
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def malha(workdir):
-    """A live `malha up`: every service on one gRPC port, its local edge on another."""
-    grpc, admin, edge = free_port(), free_port(), free_port()
-    env = dict(os.environ, MALHA_GRPC_ADDR=f"127.0.0.1:{grpc}", MALHA_ADMIN_ADDR=f"127.0.0.1:{admin}")
-    log = workdir / "malha.log"
-    cmd = [os.environ["MALHA_BIN"], "up", "--data-dir", str(workdir / "data"),
-           "--pg-port", str(free_port()), "--nats-port", str(free_port()),
-           "--edge-addr", f"127.0.0.1:{edge}"]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for("malha up", lambda: any(l.startswith("Malha is up") for l in log.read_text().splitlines()),
-                 proc, log)
-        yield {"grpc": grpc, "edge": f"http://127.0.0.1:{edge}"}
-    finally:
-        stop(proc)
 
 
 def local_config(cfg: dict, grpc_port: int, port: int, admin_port: int, metrics_port: int,

@@ -208,3 +208,14 @@ def test_a_sites_burst_from_one_address_passes_the_shipped_rate_limit(envoy):
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: call(envoy, "GET", "/.well-known/jwks.json")[0], range(600)))
     assert statuses.count(200) == 600, {s: statuses.count(s) for s in set(statuses)}
+
+
+@pytest.mark.parametrize("query", ["page_size=abc", "nosuch=1"])
+def test_a_bad_query_parameter_is_invalid_argument_on_both(malha, envoy, token, query):
+    """The transcoder rejects these itself, in its own words (no field
+    violations yet): the status and the google.rpc.Status code agree."""
+    (ls, _, lb), (rs, rh, rb) = both(malha, envoy, "GET", f"/v1/identity/customers?{query}",
+                                     headers={"authorization": f"Bearer {token}"})
+    lj, rj = json.loads(lb), json.loads(rb)
+    assert ls == rs == 400 and lj["code"] == rj["code"] == 3, (lj, rj)
+    assert rh.get("content-type") == "application/json" and rj["message"], rj

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 import yaml
@@ -219,3 +220,41 @@ def test_a_bad_query_parameter_is_invalid_argument_on_both(malha, envoy, token, 
     lj, rj = json.loads(lb), json.loads(rb)
     assert ls == rs == 400 and lj["code"] == rj["code"] == 3, (lj, rj)
     assert rh.get("content-type") == "application/json" and rj["message"], rj
+
+
+def test_enum_and_timestamp_fields(malha, envoy, token):
+    # Two creates: each edge gets its own person; ids and times differ.
+    local, real = both(malha, envoy, "POST", "/v1/identity/people",
+                       {"name": "Bia", "email": "bia@example.com", "kind": "PERSON_KIND_EMPLOYEE"},
+                       headers={"authorization": f"Bearer {token}"})
+    lp, rp = json.loads(local[2])["person"], json.loads(real[2])["person"]
+    assert local[0] == real[0] == 200, (local, real)
+    assert lp["kind"] == rp["kind"] == "PERSON_KIND_EMPLOYEE"
+    for p in (lp, rp):
+        assert p["createTime"].endswith("Z") and "T" in p["createTime"], p
+        del p["id"], p["createTime"]
+    assert lp == rp
+
+
+def test_403_for_a_caller_without_the_permission(malha, envoy):
+    status, _, raw = call(malha["edge"], "POST", "/v1/identity/customers:anonymous",
+                          {"requestId": str(uuid.uuid4())})
+    assert status == 200, raw
+    customer = json.loads(raw)["tokens"]["accessToken"]
+    status, body = agree(*both(malha, envoy, "GET", "/v1/identity/customers",
+                               headers={"authorization": f"Bearer {customer}"}))
+    assert status == 403 and body["code"] == 7, body
+
+
+def test_409_for_a_username_taken(malha, envoy, token):
+    status, _, raw = call(malha["edge"], "POST", "/v1/identity/login",
+                          {"username": "admin", "password": "malha-admin"})
+    person = json.loads(raw)["user"]["personId"]
+
+    def create(base):
+        return call(base, "POST", "/v1/identity/users",
+                    {"personId": person, "username": "admin", "password": "another-password-1",
+                     "roles": ["admin"], "requestId": str(uuid.uuid4())},
+                    {"authorization": f"Bearer {token}"})
+    status, body = agree(create(malha["edge"]), create(envoy))
+    assert status == 409 and body["code"] == 6, body

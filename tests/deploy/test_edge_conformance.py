@@ -10,6 +10,7 @@ nats-server on private ports in a temporary directory (conftest.py's `malha`).
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import os
 import shutil
@@ -258,3 +259,55 @@ def test_409_for_a_username_taken(malha, envoy, token):
                     {"authorization": f"Bearer {token}"})
     status, body = agree(create(malha["edge"]), create(envoy))
     assert status == 409 and body["code"] == 6, body
+
+
+def first_stream_message(base: str, path: str, headers: dict):
+    """Status, content type and the first message of a server stream, read
+    as it arrives (the stream stays open until the order is delivered)."""
+    host, port = base.split("//")[1].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        r = conn.getresponse()
+        ctype = r.getheader("content-type", "")
+        data = ""
+        while True:
+            chunk = r.read1(65536).decode()
+            assert chunk, f"{base}{path} ended before its first message: {data!r}"
+            data += chunk
+            if ctype.startswith("text/event-stream"):
+                if "\n\n" in data:
+                    event = data.split("\n\n", 1)[0]
+                    return r.status, ctype, json.loads("".join(
+                        l[len("data:"):].strip() for l in event.splitlines() if l.startswith("data:")))
+            else:
+                # Envoy's transcoder frames a stream as one JSON array: `[m1,m2...]`.
+                try:
+                    first, _ = json.JSONDecoder().raw_decode(data.lstrip("[").lstrip())
+                    return r.status, ctype, first
+                except ValueError:
+                    continue
+    finally:
+        conn.close()
+
+
+def test_server_stream(malha, envoy):
+    status, _, raw = call(malha["edge"], "POST", "/v1/identity/customers:anonymous",
+                          {"requestId": str(uuid.uuid4())})
+    h = {"authorization": f"Bearer {json.loads(raw)['tokens']['accessToken']}"}
+    status, _, raw = call(malha["edge"], "GET", "/v1/menu")
+    product = json.loads(raw)["sections"][0]["products"][0]["id"]
+    status, _, raw = call(malha["edge"], "POST", "/v1/orders",
+                          {"items": [{"productId": product, "quantity": 1}], "requestId": str(uuid.uuid4())}, h)
+    assert status == 200, raw
+    order = json.loads(raw)["order"]["id"]
+    # A stream that fails before its first message is a plain error answer.
+    status, body = agree(*both(malha, envoy, "GET",
+                               "/v1/orders/00000000-0000-4000-8000-000000000000:watch", headers=h))
+    assert status == 404 and body["code"] == 5, body
+    # The first message (the order as it stands) is the same on both edges;
+    # the framing differs (SSE on the local edge, a JSON array on Envoy).
+    local = first_stream_message(malha["edge"], f"/v1/orders/{order}:watch", h)
+    real = first_stream_message(envoy, f"/v1/orders/{order}:watch", h)
+    assert local[0] == real[0] == 200
+    assert local[2] == real[2] and local[2]["order"]["id"] == order, (local, real)

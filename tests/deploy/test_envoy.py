@@ -192,6 +192,6 @@ def test_envoys_own_answers_are_status_json(envoy):
             x["status_code_filter"] for x in f["and_filter"]["filters"] if "status_code_filter" in x)
         body = m["body_format_override"]["json_format"]
         mapped.setdefault(status_filter["comparison"]["value"]["default_value"], body)
-    codes = {400: 3, 401: 16, 404: 5, 413: 8, 429: 8}
+    codes = {400: 3, 401: 16, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
     assert {s: b["code"] for s, b in mapped.items()} == codes
     assert all(b["message"] for b in mapped.values())

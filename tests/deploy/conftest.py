@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +100,64 @@ def container(deploy: dict, cname: str = "malha") -> dict:
 
 def env(c: dict) -> dict[str, object]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+# --- one live `malha up` for the suites that need a running Malha -------------
+UP_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, ready, proc: subprocess.Popen, log: Path, timeout: float = UP_TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited ({proc.returncode}) before it was ready:\n{log.read_text()[-4000:]}")
+        if ready():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"{what} was not ready within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+def stop(proc: subprocess.Popen):
+    # Ctrl-C is how `malha up` stops its PostgreSQL and nats-server cleanly.
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = Path(tempfile.mkdtemp(prefix="malha-edge-"))
+    # As root, PostgreSQL runs as `postgres`, which must reach its data directory.
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def malha(workdir):
+    """A live `malha up` (its own PostgreSQL and nats-server on private ports):
+    every service on one gRPC port, its local edge and admin on others."""
+    grpc, admin, edge = free_port(), free_port(), free_port()
+    env = dict(os.environ, MALHA_GRPC_ADDR=f"127.0.0.1:{grpc}", MALHA_ADMIN_ADDR=f"127.0.0.1:{admin}")
+    log = workdir / "malha.log"
+    cmd = [os.environ["MALHA_BIN"], "up", "--data-dir", str(workdir / "data"),
+           "--pg-port", str(free_port()), "--nats-port", str(free_port()),
+           "--edge-addr", f"127.0.0.1:{edge}"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for("malha up", lambda: any(l.startswith("Malha is up") for l in log.read_text().splitlines()),
+                 proc, log)
+        yield {"grpc": grpc, "admin": admin, "edge": f"http://127.0.0.1:{edge}"}
+    finally:
+        stop(proc)

@@ -178,3 +178,20 @@ def test_edge_service_ports_match_listeners(rendered):
         assert listener(cfg)["address"]["socket_address"]["port_value"] == ports["http"]
         assert listener(cfg, "metrics")["address"]["socket_address"]["port_value"] == ports["admin"]
         assert cfg["admin"]["address"]["socket_address"]["address"] == "127.0.0.1", "admin stays private"
+
+
+def test_envoys_own_answers_are_status_json(envoy):
+    """Every status Envoy answers by itself (jwt_authn, the catch-all route,
+    the rate limiter, the transcoder) has a google.rpc.Status JSON body;
+    test_edge_conformance.py checks they equal the local edge's."""
+    _, cfg = envoy
+    mapped = {}
+    for m in hcm(cfg)["local_reply_config"]["mappers"]:
+        f = m["filter"]
+        status_filter = f.get("status_code_filter") or next(
+            x["status_code_filter"] for x in f["and_filter"]["filters"] if "status_code_filter" in x)
+        body = m["body_format_override"]["json_format"]
+        mapped.setdefault(status_filter["comparison"]["value"]["default_value"], body)
+    codes = {400: 3, 401: 16, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
+    assert {s: b["code"] for s, b in mapped.items()} == codes
+    assert all(b["message"] for b in mapped.values())

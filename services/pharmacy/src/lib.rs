@@ -3,13 +3,15 @@
 //! their pockets, an append-only stock ledger that never goes negative, and
 //! a hash-chained audit trail of controlled movements.
 //!
-//! This crate holds the domain and the schema so far. Its contract,
+//! This crate holds the domain, the schema and the QR images
+//! ([`qr_image`]) so far. Its contract,
 //! `malha.pharmacy.v1.PharmacyService`, waits in
 //! `proto-next/malha/pharmacy/v1/` and moves into `proto/` in the same change
 //! that implements its handlers and registers the `--target` (the deploy
 //! checks require every service of the contract to be a target).
 
 pub mod domain;
+pub mod qr_image;
 
 use malha_kit::auth::RolePermissions;
 use malha_kit::db::Schema;

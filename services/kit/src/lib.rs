@@ -10,12 +10,14 @@
 //! - [`clients`]: outgoing gRPC with deadlines, token and trace propagation.
 //! - [`events`]: transactional outbox, relay to NATS JetStream, exactly-once consumers.
 //! - [`page`]: page tokens for list RPCs.
+//! - [`chain`]: hash chains for tamper-evident logs (payments, pharmacy).
 //! - [`idempotency`]: caller-scoped `request_id` keys for every create.
 //! - [`mask`]: field masks for every update (AIP-134).
 //! - [`stored`]: statuses stored by name, read back fallibly.
 //! - [`service`]: how a service crate describes itself to the binary that hosts it.
 
 pub mod auth;
+pub mod chain;
 pub mod clients;
 pub mod config;
 pub mod db;

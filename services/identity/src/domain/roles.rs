@@ -4,6 +4,11 @@
 pub const ADMIN: &str = "admin";
 /// Staff: clinic, pharmacy, kitchen, production.
 pub const EMPLOYEE: &str = "employee";
+/// Asky's floor staff: asks pharmacy for medicine, material and assistance.
+pub const NURSE: &str = "nurse";
+/// Asky's pharmacy staff: keeps the catalogue and the cabinets, fulfils the
+/// floor's requests.
+pub const PHARMACIST: &str = "pharmacist";
 /// A customer's own session: registered (`RegisterCustomer`) or anonymous.
 pub const CUSTOMER: &str = "customer";
 /// A session opened by `IdentifyCustomer`: whoever knows a CPF (it is
@@ -14,7 +19,7 @@ pub const CUSTOMER_IDENTIFIED: &str = "customer.identified";
 pub const SERVICE: &str = "service";
 
 /// Roles a user account or service account may hold.
-pub const ASSIGNABLE: [&str; 3] = [ADMIN, EMPLOYEE, SERVICE];
+pub const ASSIGNABLE: [&str; 5] = [ADMIN, EMPLOYEE, NURSE, PHARMACIST, SERVICE];
 
 /// Validates and normalises a role list: known roles, no duplicates, sorted.
 pub fn parse_roles(roles: &[String]) -> Result<Vec<String>, String> {
@@ -47,6 +52,10 @@ mod tests {
         assert_eq!(
             parse_roles(&["Employee".into(), "admin".into(), "admin".into()]).unwrap(),
             ["admin", "employee"]
+        );
+        assert_eq!(
+            parse_roles(&["Pharmacist".into(), "nurse".into()]).unwrap(),
+            ["nurse", "pharmacist"]
         );
         assert!(parse_roles(&[]).is_err());
         assert!(parse_roles(&["root".into()]).is_err());

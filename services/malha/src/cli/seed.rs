@@ -13,6 +13,47 @@ pub const DEMO_ADMIN_PASSWORD: &str = "malha-admin";
 /// A registered demo customer's CPF.
 pub const DEMO_CUSTOMER_CPF: &str = "529.982.247-25";
 
+/// A demo staff member `malha up` creates and prints.
+pub struct DemoStaff {
+    /// The login.
+    pub username: &'static str,
+    /// The password. Change it outside a laptop.
+    pub password: &'static str,
+    /// The person's name.
+    pub name: &'static str,
+    /// Identity's role: what the services let them do.
+    pub role: &'static str,
+    /// The last digits of the create-person and create-user request ids, so
+    /// a retried seed within the day is idempotent.
+    request_ids: (u32, u32),
+}
+
+/// The demo staff: an employee of the snack bar, and Asky's nurse and
+/// pharmacist.
+pub const DEMO_STAFF: [DemoStaff; 3] = [
+    DemoStaff {
+        username: "ana",
+        password: "malha-employee",
+        name: "Ana Souza",
+        role: "employee",
+        request_ids: (1, 2),
+    },
+    DemoStaff {
+        username: "bia",
+        password: "malha-nurse",
+        name: "Beatriz Costa",
+        role: "nurse",
+        request_ids: (4, 5),
+    },
+    DemoStaff {
+        username: "caio",
+        password: "malha-pharmacist",
+        name: "Caio Ramos",
+        role: "pharmacist",
+        request_ids: (6, 7),
+    },
+];
+
 /// Arguments of `seed`.
 #[derive(Debug, clap::Args)]
 pub struct SeedArgs {
@@ -80,35 +121,37 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
         .await?
         .into_inner()
         .users;
-    if users.iter().any(|u| u.username == "ana") {
-        return register_demo_customer(&mut identity).await;
+    for staff in DEMO_STAFF {
+        if users.iter().any(|u| u.username == staff.username) {
+            continue;
+        }
+        let person = identity
+            .create_person(authed(
+                CreatePersonRequest {
+                    name: staff.name.into(),
+                    email: format!("{}@malha.local", staff.username),
+                    kind: PersonKind::Employee as i32,
+                    request_id: format!("0192f000-0000-7000-8000-{:012}", staff.request_ids.0),
+                },
+                &bearer,
+            ))
+            .await?
+            .into_inner()
+            .person
+            .unwrap_or_default();
+        identity
+            .create_user(authed(
+                CreateUserRequest {
+                    person_id: person.id,
+                    username: staff.username.into(),
+                    password: staff.password.into(),
+                    roles: vec![staff.role.into()],
+                    request_id: format!("0192f000-0000-7000-8000-{:012}", staff.request_ids.1),
+                },
+                &bearer,
+            ))
+            .await?;
     }
-    let person = identity
-        .create_person(authed(
-            CreatePersonRequest {
-                name: "Ana Souza".into(),
-                email: "ana@malha.local".into(),
-                kind: PersonKind::Employee as i32,
-                request_id: "0192f000-0000-7000-8000-000000000001".into(),
-            },
-            &bearer,
-        ))
-        .await?
-        .into_inner()
-        .person
-        .unwrap_or_default();
-    identity
-        .create_user(authed(
-            CreateUserRequest {
-                person_id: person.id,
-                username: "ana".into(),
-                password: "malha-employee".into(),
-                roles: vec!["employee".into()],
-                request_id: "0192f000-0000-7000-8000-000000000002".into(),
-            },
-            &bearer,
-        ))
-        .await?;
     register_demo_customer(&mut identity).await
 }
 

@@ -172,6 +172,8 @@ fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: 
          \n  NATS JetStream                            {nats}   (malha events tail)\
          \n\n  demo administrator   username {DEMO_ADMIN_USERNAME}  password {DEMO_ADMIN_PASSWORD}\
          \n  demo employee        username ana    password malha-employee\
+         \n  demo nurse           username bia    password malha-nurse        (Asky)\
+         \n  demo pharmacist      username caio   password malha-pharmacist   (Asky)\
          \n  demo customer        CPF {DEMO_CUSTOMER_CPF}\
          \n  Pix webhook secret   {webhook}   (local Pix provider; development only)\
          \n\n  try:  grpcurl -plaintext localhost:{grpc} list\

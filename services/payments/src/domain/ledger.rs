@@ -3,14 +3,14 @@
 //! entry chaining from 32 zero bytes, sequences running 1, 2, 3... without
 //! gaps. Editing, deleting or reordering an entry breaks a link that
 //! [`ChainCheck`] finds; dropping the newest entries is caught by the head.
+//! The chain itself is the kit's ([`malha_kit::chain`]), shared with
+//! pharmacy's audit trail; this module owns the entry and its encoding.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use malha_kit::stored::StoredName;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// The hash the first entry chains from.
-pub const GENESIS: [u8; 32] = [0; 32];
+pub use malha_kit::chain::{Broken, ChainCheck, GENESIS};
 
 /// What an entry says, in the fields its hash covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,37 +77,30 @@ pub fn now() -> DateTime<Utc> {
 }
 
 impl Entry {
-    /// An unambiguous byte encoding: a version tag, then every field as
-    /// `name=<byte length>:<value>;`, so no two entries encode alike.
+    /// An unambiguous byte encoding (the kit's [`malha_kit::chain::canonical`]):
+    /// a version tag, then every field as `name=<byte length>:<value>;`.
     pub fn canonical(&self) -> Vec<u8> {
-        let fields = [
-            ("sequence", self.sequence.to_string()),
-            ("id", self.id.to_string()),
-            ("payment_id", self.payment_id.to_string()),
-            ("kind", self.kind.clone()),
-            ("amount_centavos", self.amount_centavos.to_string()),
-            ("actor", self.actor.clone()),
-            ("detail", self.detail.clone()),
-            (
-                "created_at",
-                self.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-            ),
-        ];
-        let mut out = b"malha.payments.ledger.v1;".to_vec();
-        for (name, value) in fields {
-            out.extend_from_slice(format!("{name}={}:", value.len()).as_bytes());
-            out.extend_from_slice(value.as_bytes());
-            out.push(b';');
-        }
-        out
+        malha_kit::chain::canonical(
+            b"malha.payments.ledger.v1;",
+            &[
+                ("sequence", self.sequence.to_string()),
+                ("id", self.id.to_string()),
+                ("payment_id", self.payment_id.to_string()),
+                ("kind", self.kind.clone()),
+                ("amount_centavos", self.amount_centavos.to_string()),
+                ("actor", self.actor.clone()),
+                ("detail", self.detail.clone()),
+                (
+                    "created_at",
+                    self.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                ),
+            ],
+        )
     }
 
     /// The hash of this entry chained after `previous`.
     pub fn chain(&self, previous: &[u8]) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(previous);
-        hasher.update(self.canonical());
-        hasher.finalize().into()
+        malha_kit::chain::link(previous, &self.canonical())
     }
 }
 
@@ -119,98 +112,21 @@ pub struct Linked {
     pub hash: Vec<u8>,
 }
 
-/// The first broken link found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broken {
-    /// The sequence of the entry where the chain breaks.
-    pub sequence: i64,
-    /// Its id, when the entry exists.
-    pub id: Option<Uuid>,
-    pub problem: String,
-}
-
-/// Walks the log in sequence order and stops at the first broken link.
-#[derive(Debug)]
-pub struct ChainCheck {
-    expected: i64,
-    previous: Vec<u8>,
-    checked: i64,
-}
-
-impl Default for ChainCheck {
-    fn default() -> Self {
-        Self::new()
+impl malha_kit::chain::Linked for Linked {
+    fn sequence(&self) -> i64 {
+        self.entry.sequence
     }
-}
-
-impl ChainCheck {
-    /// A check starting at the genesis.
-    pub fn new() -> Self {
-        Self {
-            expected: 1,
-            previous: GENESIS.to_vec(),
-            checked: 0,
-        }
+    fn id(&self) -> Uuid {
+        self.entry.id
     }
-
-    /// Entries checked so far.
-    pub fn checked(&self) -> i64 {
-        self.checked
+    fn previous_hash(&self) -> &[u8] {
+        &self.previous_hash
     }
-
-    /// Checks the next entry.
-    pub fn next(&mut self, linked: &Linked) -> Result<(), Broken> {
-        let broken = |problem: String| Broken {
-            sequence: linked.entry.sequence,
-            id: Some(linked.entry.id),
-            problem,
-        };
-        if linked.entry.sequence != self.expected {
-            return Err(Broken {
-                sequence: self.expected,
-                id: None,
-                problem: format!(
-                    "entry {} is missing (the next one stored is {})",
-                    self.expected, linked.entry.sequence
-                ),
-            });
-        }
-        if linked.previous_hash != self.previous {
-            return Err(broken(format!(
-                "its previous hash does not match entry {}",
-                self.expected - 1
-            )));
-        }
-        if linked.entry.chain(&self.previous).as_slice() != linked.hash.as_slice() {
-            return Err(broken(
-                "its content does not match its hash (edited)".into(),
-            ));
-        }
-        self.previous.clone_from(&linked.hash);
-        self.expected += 1;
-        self.checked += 1;
-        Ok(())
+    fn hash(&self) -> &[u8] {
+        &self.hash
     }
-
-    /// Checks the end of the walk against the stored head (the newest
-    /// sequence and hash), which catches entries dropped from the end.
-    pub fn finish(&self, head_sequence: i64, head_hash: &[u8]) -> Result<(), Broken> {
-        let last = self.expected - 1;
-        if head_sequence != last {
-            return Err(Broken {
-                sequence: last + 1,
-                id: None,
-                problem: format!("the log ends at entry {last} but its head says {head_sequence}"),
-            });
-        }
-        if head_hash != self.previous.as_slice() {
-            return Err(Broken {
-                sequence: last,
-                id: None,
-                problem: "the newest entry's hash does not match the head".into(),
-            });
-        }
-        Ok(())
+    fn rehash(&self, previous: &[u8]) -> [u8; 32] {
+        self.entry.chain(previous)
     }
 }
 

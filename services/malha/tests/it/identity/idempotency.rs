@@ -326,10 +326,55 @@ async fn the_demo_seed_runs_again_after_its_keys_expired() {
         .await
         .expect("a second seed a day later");
 
-    let people: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM identity.people WHERE email = 'ana@malha.local'")
-            .fetch_one(&db)
+    for staff in &malha::cli::seed::DEMO_STAFF {
+        let people: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM identity.people WHERE email = $1")
+                .bind(format!("{}@malha.local", staff.username))
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(people, 1, "{}", staff.username);
+    }
+}
+
+/// Asky's demo nurse and pharmacist log in with their own roles, which is
+/// what pharmacy and care map to permissions.
+#[tokio::test]
+async fn the_demo_staff_log_in_with_their_roles() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    malha::cli::seed::demo(&app.url).await.unwrap();
+    let mut identity = app.identity().await;
+
+    for staff in &malha::cli::seed::DEMO_STAFF {
+        let token = identity
+            .login(LoginRequest {
+                username: staff.username.into(),
+                password: staff.password.into(),
+            })
             .await
-            .unwrap();
-    assert_eq!(people, 1);
+            .unwrap_or_else(|e| panic!("{} logs in: {e}", staff.username))
+            .into_inner()
+            .tokens
+            .unwrap()
+            .access_token;
+        let payload = token.split('.').nth(1).expect("a JWT");
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            claims["roles"],
+            serde_json::json!([staff.role]),
+            "{}",
+            staff.username
+        );
+    }
+    let roles: Vec<&str> = malha::cli::seed::DEMO_STAFF
+        .iter()
+        .map(|s| s.role)
+        .collect();
+    assert_eq!(roles, ["employee", "nurse", "pharmacist"]);
 }

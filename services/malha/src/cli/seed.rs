@@ -105,6 +105,8 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
                 password: "malha-employee".into(),
                 roles: vec!["employee".into()],
                 request_id: "0192f000-0000-7000-8000-000000000002".into(),
+                // Vouched for: no activation e-mail.
+                active: true,
             },
             &bearer,
         ))

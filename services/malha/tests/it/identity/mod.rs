@@ -249,6 +249,8 @@ async fn users_need_a_person_and_creates_are_idempotent() {
                 password: "orphan password".into(),
                 roles: vec!["employee".into()],
                 request_id: String::new(),
+                // Vouched for: no activation e-mail.
+                active: true,
             },
             &admin,
         ))
@@ -293,6 +295,8 @@ async fn users_need_a_person_and_creates_are_idempotent() {
                 password: "short".into(),
                 roles: vec!["root".into()],
                 request_id: "nope".into(),
+                // Vouched for: no activation e-mail.
+                active: true,
             },
             &admin,
         ))
@@ -309,6 +313,8 @@ async fn users_need_a_person_and_creates_are_idempotent() {
         password: "bia password".into(),
         roles: vec!["employee".into()],
         request_id: uuid::Uuid::now_v7().to_string(),
+        // Vouched for: no activation e-mail.
+        active: true,
     };
     let user = identity
         .create_user(authed(user_request.clone(), &admin))

@@ -679,6 +679,8 @@ type UpdateProductRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Product *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
 	// Fields to change: name, unit, minimum_level, supplier_id.
+	// `*` replaces them all; empty means every one of them set in the request
+	// (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -929,6 +929,8 @@ type UpdateCategoryRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Category *Category              `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
 	// Fields to change: name, description, position.
+	// `*` replaces them all; empty means every one of them set in the request
+	// (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1413,6 +1415,8 @@ type UpdateProductRequest struct {
 	Product *Product               `protobuf:"bytes,1,opt,name=product,proto3" json:"product,omitempty"`
 	// Fields to change: name, description, price_centavos, category_id,
 	// image_url, available.
+	// `*` replaces them all; empty means every one of them set in the request
+	// (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

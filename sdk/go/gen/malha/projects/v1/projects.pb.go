@@ -561,6 +561,8 @@ type UpdateProjectRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Project *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
 	// Fields to change: name, description, client, status, start_time, due_time.
+	// `*` replaces them all; empty means every one of them set in the request
+	// (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

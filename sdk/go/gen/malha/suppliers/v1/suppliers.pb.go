@@ -800,7 +800,8 @@ type UpdateSupplierRequest struct {
 	// Paths: `legal_name`, `trade_name`, `cnpj`, `contacts` (the whole list),
 	// `address` or one of its fields (`address.city`), or `*` for all of them.
 	// Empty means every field populated in `supplier` (non-empty strings, a
-	// non-empty contact list, non-empty address fields).
+	// non-empty contact list, non-empty address fields). Any other path is
+	// refused, named (docs/field-masks-and-statuses.md).
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -122,10 +122,13 @@ class User(_message.Message):
     EMAIL_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     person_id: _builtins.str
     username: _builtins.str
     email: _builtins.str
+    active: _builtins.bool
+    """False until the user follows its activation e-mail."""
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -139,10 +142,11 @@ class User(_message.Message):
         email: _builtins.str = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        active: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "email", b"email", "id", b"id", "person_id", b"person_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "create_time", b"create_time", "email", b"email", "id", b"id", "person_id", b"person_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -623,21 +627,30 @@ class RotateSigningKeyResponse(_message.Message):
 
     KID_FIELD_NUMBER: _builtins.int
     PUBLISHED_KIDS_FIELD_NUMBER: _builtins.int
+    ACTIVATE_TIME_FIELD_NUMBER: _builtins.int
     kid: _builtins.str
-    """The key id now used for signing."""
+    """The new key's id: published at once, used for signing from `activate_time`."""
     @_builtins.property
     def published_kids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Key ids still published for verification."""
+        """Key ids published for verification, the new one included."""
+
+    @_builtins.property
+    def activate_time(self) -> _timestamp_pb2.Timestamp:
+        """When `kid` starts signing: the rotation plus the verifiers' key-cache
+        window (MALHA_KEY_ACTIVATION_DELAY_SECONDS), so every verifier has
+        fetched it before any token carries it.
+        """
 
     def __init__(
         self,
         *,
         kid: _builtins.str = ...,
         published_kids: _abc.Iterable[_builtins.str] | None = ...,
+        activate_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kid", b"kid", "published_kids", b"published_kids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activate_time", b"activate_time", "kid", b"kid", "published_kids", b"published_kids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -740,11 +753,17 @@ class CreateUserRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
     person_id: _builtins.str
     username: _builtins.str
     password: _builtins.str
     request_id: _builtins.str
     """Retrying with the same id returns the user created the first time."""
+    active: _builtins.bool
+    """The administrator vouches for the person's e-mail: the user is active at
+    once. Otherwise it starts pending, and its first login attempt sends it
+    an activation e-mail instead of logging it in.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -755,10 +774,11 @@ class CreateUserRequest(_message.Message):
         password: _builtins.str = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         request_id: _builtins.str = ...,
+        active: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["password", b"password", "person_id", b"person_id", "request_id", b"request_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "password", b"password", "person_id", b"person_id", "request_id", b"request_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -773,7 +793,9 @@ class CreateUserResponse(_message.Message):
     @_builtins.property
     def user(self) -> Global___User: ...
     @_builtins.property
-    def tokens(self) -> Global___TokenPair: ...
+    def tokens(self) -> Global___TokenPair:
+        """Only for a user created active: a pending user has no session yet."""
+
     def __init__(
         self,
         *,
@@ -1305,3 +1327,77 @@ class ListCustomersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCustomersResponse: _TypeAlias = ListCustomersResponse  # noqa: Y015
+
+@_typing.final
+class ActivateAccountRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code from the activation e-mail."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivateAccountRequest: _TypeAlias = ActivateAccountRequest  # noqa: Y015
+
+@_typing.final
+class ActivateAccountResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User: ...
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivateAccountResponse: _TypeAlias = ActivateAccountResponse  # noqa: Y015
+
+@_typing.final
+class ActivationRequested(_message.Message):
+    """Published (subject `identity.activation.requested`) when a pending user
+    tries to log in; identity's mail notifier consumes it once and sends the
+    activation e-mail, minting the one-time code as it sends (the code itself
+    is never stored or published: only its hash is kept).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    username: _builtins.str
+    email: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        username: _builtins.str = ...,
+        email: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "name", b"name", "user_id", b"user_id", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivationRequested: _TypeAlias = ActivationRequested  # noqa: Y015

@@ -47,6 +47,11 @@ class IdentityServiceStub:
                 request_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
                 response_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.FromString,
                 _registered_method=True)
+        self.ActivateAccount = channel.unary_unary(
+                '/malha.identity.v1.IdentityService/ActivateAccount',
+                request_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountRequest.SerializeToString,
+                response_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountResponse.FromString,
+                _registered_method=True)
         self.RefreshToken = channel.unary_unary(
                 '/malha.identity.v1.IdentityService/RefreshToken',
                 request_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.RefreshTokenRequest.SerializeToString,
@@ -170,6 +175,16 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ActivateAccount(self, request, context):
+        """Activates a pending user with the one-time code its activation e-mail
+        carried (sent on its first login attempt); the user then logs in with
+        the password it was created with. An unknown, expired or used code is
+        INVALID_ARGUMENT on `code`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RefreshToken(self, request, context):
         """Rotates a refresh token: the old one stops working, a new pair is issued.
         Presenting an already-rotated token revokes its whole family.
@@ -200,8 +215,9 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateSigningKey(self, request, context):
-        """Starts signing with a new key; the previous key stays published until the
-        tokens it signed have expired.
+        """Publishes a new signing key, which signs from `activate_time` on; the
+        previous key signs until then and stays published until the tokens it
+        signed have expired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -289,7 +305,10 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IdentifyCustomer(self, request, context):
-        """Identifies a registered customer by CPF and returns a customer token.
+        """Identifies a registered customer by CPF and returns a session-scoped
+        token (role customer.identified): a CPF is no secret, so the token may
+        place orders and follow the ones placed in this session, and the answer
+        carries the customer's id and kind only, no personal data.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -328,6 +347,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.Login,
                     request_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.FromString,
                     response_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.SerializeToString,
+            ),
+            'ActivateAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateAccount,
+                    request_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountRequest.FromString,
+                    response_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountResponse.SerializeToString,
             ),
             'RefreshToken': grpc.unary_unary_rpc_method_handler(
                     servicer.RefreshToken,
@@ -487,6 +511,33 @@ class IdentityService:
             '/malha.identity.v1.IdentityService/Login',
             malha_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
             malha_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/malha.identity.v1.IdentityService/ActivateAccount',
+            malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountRequest.SerializeToString,
+            malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,12 @@ class IdentityServiceStub:
     """
     Login: _grpc.UnaryUnaryMultiCallable[_identity_pb2.LoginRequest, _identity_pb2.LoginResponse]
     """Exchanges a username and password for an access token and a refresh token."""
+    ActivateAccount: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ActivateAccountRequest, _identity_pb2.ActivateAccountResponse]
+    """Activates a pending user with the one-time code its activation e-mail
+    carried (sent on its first login attempt); the user then logs in with
+    the password it was created with. An unknown, expired or used code is
+    INVALID_ARGUMENT on `code`.
+    """
     RefreshToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RefreshTokenRequest, _identity_pb2.RefreshTokenResponse]
     """Rotates a refresh token: the old one stops working, a new pair is issued.
     Presenting an already-rotated token revokes its whole family.
@@ -53,8 +59,9 @@ class IdentityServiceStub:
     GetJwks: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetJwksRequest, _identity_pb2.GetJwksResponse]
     """The public keys that verify access tokens (RFC 7517 JSON Web Key Set)."""
     RotateSigningKey: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RotateSigningKeyRequest, _identity_pb2.RotateSigningKeyResponse]
-    """Starts signing with a new key; the previous key stays published until the
-    tokens it signed have expired.
+    """Publishes a new signing key, which signs from `activate_time` on; the
+    previous key signs until then and stays published until the tokens it
+    signed have expired.
     """
     CreatePerson: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreatePersonRequest, _identity_pb2.CreatePersonResponse]
     """Registers a person (employee or administrator). A user account can only
@@ -87,7 +94,11 @@ class IdentityServiceStub:
     RegisterCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RegisterCustomerRequest, _identity_pb2.RegisterCustomerResponse]
     """Registers an identified customer (CPF, name, e-mail) and returns a customer token."""
     IdentifyCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.IdentifyCustomerRequest, _identity_pb2.IdentifyCustomerResponse]
-    """Identifies a registered customer by CPF and returns a customer token."""
+    """Identifies a registered customer by CPF and returns a session-scoped
+    token (role customer.identified): a CPF is no secret, so the token may
+    place orders and follow the ones placed in this session, and the answer
+    carries the customer's id and kind only, no personal data.
+    """
     CreateAnonymousCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CreateAnonymousCustomerRequest, _identity_pb2.CreateAnonymousCustomerResponse]
     """Creates an anonymous customer and returns its token."""
     GetCustomer: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetCustomerRequest, _identity_pb2.GetCustomerResponse]
@@ -109,6 +120,12 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     Login: _aio.UnaryUnaryMultiCallable[_identity_pb2.LoginRequest, _identity_pb2.LoginResponse]  # type: ignore[assignment]
     """Exchanges a username and password for an access token and a refresh token."""
+    ActivateAccount: _aio.UnaryUnaryMultiCallable[_identity_pb2.ActivateAccountRequest, _identity_pb2.ActivateAccountResponse]  # type: ignore[assignment]
+    """Activates a pending user with the one-time code its activation e-mail
+    carried (sent on its first login attempt); the user then logs in with
+    the password it was created with. An unknown, expired or used code is
+    INVALID_ARGUMENT on `code`.
+    """
     RefreshToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.RefreshTokenRequest, _identity_pb2.RefreshTokenResponse]  # type: ignore[assignment]
     """Rotates a refresh token: the old one stops working, a new pair is issued.
     Presenting an already-rotated token revokes its whole family.
@@ -120,8 +137,9 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     GetJwks: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetJwksRequest, _identity_pb2.GetJwksResponse]  # type: ignore[assignment]
     """The public keys that verify access tokens (RFC 7517 JSON Web Key Set)."""
     RotateSigningKey: _aio.UnaryUnaryMultiCallable[_identity_pb2.RotateSigningKeyRequest, _identity_pb2.RotateSigningKeyResponse]  # type: ignore[assignment]
-    """Starts signing with a new key; the previous key stays published until the
-    tokens it signed have expired.
+    """Publishes a new signing key, which signs from `activate_time` on; the
+    previous key signs until then and stays published until the tokens it
+    signed have expired.
     """
     CreatePerson: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreatePersonRequest, _identity_pb2.CreatePersonResponse]  # type: ignore[assignment]
     """Registers a person (employee or administrator). A user account can only
@@ -154,7 +172,11 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     RegisterCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.RegisterCustomerRequest, _identity_pb2.RegisterCustomerResponse]  # type: ignore[assignment]
     """Registers an identified customer (CPF, name, e-mail) and returns a customer token."""
     IdentifyCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.IdentifyCustomerRequest, _identity_pb2.IdentifyCustomerResponse]  # type: ignore[assignment]
-    """Identifies a registered customer by CPF and returns a customer token."""
+    """Identifies a registered customer by CPF and returns a session-scoped
+    token (role customer.identified): a CPF is no secret, so the token may
+    place orders and follow the ones placed in this session, and the answer
+    carries the customer's id and kind only, no personal data.
+    """
     CreateAnonymousCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.CreateAnonymousCustomerRequest, _identity_pb2.CreateAnonymousCustomerResponse]  # type: ignore[assignment]
     """Creates an anonymous customer and returns its token."""
     GetCustomer: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetCustomerRequest, _identity_pb2.GetCustomerResponse]  # type: ignore[assignment]
@@ -185,6 +207,18 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.LoginResponse, _abc.Awaitable[_identity_pb2.LoginResponse]]:
         """Exchanges a username and password for an access token and a refresh token."""
+
+    @_abc_1.abstractmethod
+    def ActivateAccount(
+        self,
+        request: _identity_pb2.ActivateAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ActivateAccountResponse, _abc.Awaitable[_identity_pb2.ActivateAccountResponse]]:
+        """Activates a pending user with the one-time code its activation e-mail
+        carried (sent on its first login attempt); the user then logs in with
+        the password it was created with. An unknown, expired or used code is
+        INVALID_ARGUMENT on `code`.
+        """
 
     @_abc_1.abstractmethod
     def RefreshToken(
@@ -226,8 +260,9 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.RotateSigningKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.RotateSigningKeyResponse, _abc.Awaitable[_identity_pb2.RotateSigningKeyResponse]]:
-        """Starts signing with a new key; the previous key stays published until the
-        tokens it signed have expired.
+        """Publishes a new signing key, which signs from `activate_time` on; the
+        previous key signs until then and stays published until the tokens it
+        signed have expired.
         """
 
     @_abc_1.abstractmethod
@@ -332,7 +367,11 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.IdentifyCustomerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.IdentifyCustomerResponse, _abc.Awaitable[_identity_pb2.IdentifyCustomerResponse]]:
-        """Identifies a registered customer by CPF and returns a customer token."""
+        """Identifies a registered customer by CPF and returns a session-scoped
+        token (role customer.identified): a CPF is no secret, so the token may
+        place orders and follow the ones placed in this session, and the answer
+        carries the customer's id and kind only, no personal data.
+        """
 
     @_abc_1.abstractmethod
     def CreateAnonymousCustomer(

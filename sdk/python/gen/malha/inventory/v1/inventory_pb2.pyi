@@ -318,7 +318,10 @@ class UpdateProductRequest(_message.Message):
     def product(self) -> Global___Product: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: name, unit, minimum_level, supplier_id."""
+        """Fields to change: name, unit, minimum_level, supplier_id.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
+        """
 
     def __init__(
         self,

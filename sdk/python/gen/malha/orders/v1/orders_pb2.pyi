@@ -444,7 +444,10 @@ class UpdateCategoryRequest(_message.Message):
     def category(self) -> Global___Category: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: name, description, position."""
+        """Fields to change: name, description, position.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
+        """
 
     def __init__(
         self,
@@ -661,6 +664,8 @@ class UpdateProductRequest(_message.Message):
     def update_mask(self) -> _field_mask_pb2.FieldMask:
         """Fields to change: name, description, price_centavos, category_id,
         image_url, available.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
         """
 
     def __init__(

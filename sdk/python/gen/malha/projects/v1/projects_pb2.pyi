@@ -266,7 +266,10 @@ class UpdateProjectRequest(_message.Message):
     def project(self) -> Global___Project: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: name, description, client, status, start_time, due_time."""
+        """Fields to change: name, description, client, status, start_time, due_time.
+        `*` replaces them all; empty means every one of them set in the request
+        (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
+        """
 
     def __init__(
         self,

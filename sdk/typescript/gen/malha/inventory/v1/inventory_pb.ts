@@ -314,6 +314,8 @@ export type UpdateProductRequest = Message<"malha.inventory.v1.UpdateProductRequ
 
   /**
    * Fields to change: name, unit, minimum_level, supplier_id.
+   * `*` replaces them all; empty means every one of them set in the request
+   * (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

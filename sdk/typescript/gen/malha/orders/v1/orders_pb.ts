@@ -475,6 +475,8 @@ export type UpdateCategoryRequest = Message<"malha.orders.v1.UpdateCategoryReque
 
   /**
    * Fields to change: name, description, position.
+   * `*` replaces them all; empty means every one of them set in the request
+   * (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -678,6 +680,8 @@ export type UpdateProductRequest = Message<"malha.orders.v1.UpdateProductRequest
   /**
    * Fields to change: name, description, price_centavos, category_id,
    * image_url, available.
+   * `*` replaces them all; empty means every one of them set in the request
+   * (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

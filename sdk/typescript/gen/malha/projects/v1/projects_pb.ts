@@ -248,6 +248,8 @@ export type UpdateProjectRequest = Message<"malha.projects.v1.UpdateProjectReque
 
   /**
    * Fields to change: name, description, client, status, start_time, due_time.
+   * `*` replaces them all; empty means every one of them set in the request
+   * (non-default). Any other path is refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

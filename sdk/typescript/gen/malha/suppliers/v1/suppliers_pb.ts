@@ -426,7 +426,8 @@ export type UpdateSupplierRequest = Message<"malha.suppliers.v1.UpdateSupplierRe
    * Paths: `legal_name`, `trade_name`, `cnpj`, `contacts` (the whole list),
    * `address` or one of its fields (`address.city`), or `*` for all of them.
    * Empty means every field populated in `supplier` (non-empty strings, a
-   * non-empty contact list, non-empty address fields).
+   * non-empty contact list, non-empty address fields). Any other path is
+   * refused, named (docs/field-masks-and-statuses.md).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */

@@ -203,7 +203,11 @@ impl Hosted for Identity {
     }
 
     fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
-        let Some(Notifier { bus: Some(bus), mail }) = self.notifier.clone() else {
+        let Some(Notifier {
+            bus: Some(bus),
+            mail,
+        }) = self.notifier.clone()
+        else {
             return;
         };
         malha_kit::events::start_after_migrations(
@@ -211,7 +215,10 @@ impl Hosted for Identity {
             bus,
             Arc::clone(&self.migrated),
             Some(SCHEMA.name),
-            vec![(mail::ACTIVATION_MAIL, mail as Arc<dyn malha_kit::events::Handler>)],
+            vec![(
+                mail::ACTIVATION_MAIL,
+                mail as Arc<dyn malha_kit::events::Handler>,
+            )],
             stop,
         );
     }

@@ -58,7 +58,11 @@ pub struct MailSettings {
     pub mail_dir: PathBuf,
 
     /// Seconds an activation code works after it was sent.
-    #[arg(long, env = "MALHA_ACTIVATION_CODE_TTL_SECONDS", default_value_t = 86_400)]
+    #[arg(
+        long,
+        env = "MALHA_ACTIVATION_CODE_TTL_SECONDS",
+        default_value_t = 86_400
+    )]
     pub activation_code_ttl_seconds: u64,
 
     /// Seconds before a pending user's login sends another activation e-mail.

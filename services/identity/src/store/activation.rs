@@ -40,12 +40,14 @@ pub async fn insert_code(
     user_id: Uuid,
     expires_at: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    sqlx::query("INSERT INTO activation_codes (code_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(code_hash)
-        .bind(user_id)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO activation_codes (code_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(code_hash)
+    .bind(user_id)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -15,9 +15,9 @@ use super::local;
 use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
 use crate::settings::Settings;
 use crate::{app, targets};
+use malha_identity::mail::MailSettings;
 use malha_kit::config::Secret;
 use malha_local::{NatsServer, PgBinaries, PgCluster};
-use malha_identity::mail::MailSettings;
 use malha_payments::PaymentsConfig;
 
 /// The webhook secret `malha up` uses unless MALHA_PAYMENTS_WEBHOOK_SECRET is set.

@@ -1,5 +1,6 @@
 //! Every identity RPC through a real server and client.
 
+mod activation;
 mod authz;
 mod idempotency;
 mod security;

@@ -60,16 +60,18 @@ impl SmtpServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("aiosmtpd starts");
+        // Owned from here on: dropping it (also on a panic) stops the server.
+        let server = Self {
+            child,
+            maildir,
+            _dir: dir,
+        };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return Self {
-                    child,
-                    maildir,
-                    _dir: dir,
-                };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -1,14 +1,17 @@
 //! Identity: people (employees, administrators) and their user accounts with
 //! roles; customers identified by CPF or anonymous; service accounts with
 //! client credentials; login with argon2id, EdDSA access tokens and rotating
-//! refresh tokens; the JWKS every service verifies with; key rotation.
+//! refresh tokens; the JWKS every service verifies with; key rotation;
+//! activation e-mails for users an administrator created.
 //!
 //! Layers: [`domain`] (rules, no I/O), [`store`] (SQL), [`api`] (gRPC
-//! handlers), [`keys`]/[`tokens`]/[`passwords`] (crypto), `migrations/`.
+//! handlers), [`keys`]/[`tokens`]/[`passwords`] (crypto), [`mail`] (the
+//! activation e-mail notifier), `migrations/`.
 
 pub mod api;
 pub mod domain;
 pub mod keys;
+pub mod mail;
 pub mod passwords;
 pub mod store;
 pub mod tokens;
@@ -30,7 +33,7 @@ pub static SERVICE: Service = Service {
     name: "identity",
     schema: &SCHEMA,
     calls: &[],
-    settings: SettingsSpec::NONE,
+    settings: SettingsSpec::of::<mail::MailSettings>(),
     build,
 };
 
@@ -44,11 +47,23 @@ fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
         key_wrap: key_wrap(auth.key_encryption_key.as_ref())?,
         key_activation_delay: Duration::from_secs(auth.key_activation_delay_seconds),
     };
-    let identity = Arc::new(Identity::new(
-        ctx.pool.clone(),
-        config,
-        Arc::clone(&ctx.migrated),
-    ));
+    let settings: mail::MailSettings = ctx.settings();
+    let notifier = Notifier {
+        // Without a bus, pending users' e-mails wait in the outbox.
+        bus: ctx.bus().ok(),
+        mail: Arc::new(mail::SendActivationMail {
+            mailer: mail::Mailer::from_settings(&settings)?,
+            from: settings
+                .mail_from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("MALHA_MAIL_FROM is not a mail address: {e}"))?,
+            policy: settings.policy(),
+        }),
+    };
+    let mut identity = Identity::new(ctx.pool.clone(), config, Arc::clone(&ctx.migrated));
+    identity.activation = settings.policy();
+    identity.notifier = Some(notifier);
+    let identity = Arc::new(identity);
     let issuer = Arc::clone(&identity);
     ctx.lend_token_issuer(Arc::new(move |service| issuer.service_minter(service)));
     Ok(identity)
@@ -114,7 +129,16 @@ pub struct Identity {
     pub(crate) passwords: passwords::Passwords,
     pub(crate) lockout: domain::LockoutPolicy,
     pub(crate) verifier: malha_kit::auth::Verifier,
+    pub(crate) activation: domain::ActivationPolicy,
+    notifier: Option<Notifier>,
     migrated: Arc<AtomicBool>,
+}
+
+/// The outbox relay and the activation e-mail consumer, run beside the API.
+#[derive(Clone)]
+struct Notifier {
+    bus: Option<malha_kit::events::EventBus>,
+    mail: Arc<mail::SendActivationMail>,
 }
 
 impl Identity {
@@ -141,6 +165,8 @@ impl Identity {
             pool,
             passwords: passwords::Passwords::default(),
             lockout: domain::LockoutPolicy::default(),
+            activation: domain::ActivationPolicy::default(),
+            notifier: None,
             migrated,
         }
     }
@@ -174,6 +200,27 @@ impl Hosted for Identity {
         // Identity verifies with the keys it holds: no hop over the network
         // to itself, no refresh cooldown before a key it just rotated in.
         Some(self.verifier.clone())
+    }
+
+    fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        let Some(Notifier {
+            bus: Some(bus),
+            mail,
+        }) = self.notifier.clone()
+        else {
+            return;
+        };
+        malha_kit::events::start_after_migrations(
+            self.pool.clone(),
+            bus,
+            Arc::clone(&self.migrated),
+            Some(SCHEMA.name),
+            vec![(
+                mail::ACTIVATION_MAIL,
+                mail as Arc<dyn malha_kit::events::Handler>,
+            )],
+            stop,
+        );
     }
 
     fn dependencies(&self) -> Vec<Dependency> {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
+use crate::domain::UserState;
 use crate::store::{
     accounts::AccountRow, customers::CustomerRow, people::PersonRow, users::UserRow,
 };
@@ -33,6 +34,7 @@ pub(super) fn user(row: UserRow) -> User {
         email: row.email,
         roles: row.roles,
         create_time: timestamp(row.created_at),
+        active: row.state == UserState::Active,
     }
 }
 

@@ -29,6 +29,12 @@ impl IdentityService for Identity {
     async fn login(&self, r: Request<LoginRequest>) -> Reply<LoginResponse> {
         reply(sessions::login(self, r.into_inner()).await)
     }
+    async fn activate_account(
+        &self,
+        r: Request<ActivateAccountRequest>,
+    ) -> Reply<ActivateAccountResponse> {
+        reply(sessions::activate(self, r.into_inner()).await)
+    }
     async fn refresh_token(&self, r: Request<RefreshTokenRequest>) -> Reply<RefreshTokenResponse> {
         reply(sessions::refresh(self, r.into_inner()).await)
     }

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{convert, sessions};
 use crate::Identity;
-use crate::domain::{credentials, roles};
+use crate::domain::{UserState, credentials, roles};
 use crate::store::{self, people::NewPerson, users::NewUser};
 use malha_api::identity::*;
 use malha_kit::idempotency::{Key, Owner};
@@ -77,6 +77,7 @@ pub(super) async fn bootstrap_admin(
             username: &request.username,
             password_hash: &hash,
             roles: &admin_roles,
+            state: UserState::Active,
         },
     )
     .await?;
@@ -177,6 +178,11 @@ pub(super) async fn create_user(
         username: &request.username,
         password_hash: &hash,
         roles: &roles,
+        state: if request.active {
+            UserState::Active
+        } else {
+            UserState::Pending
+        },
     };
     let created = key
         .once(&identity.pool, async |tx| {
@@ -185,17 +191,23 @@ pub(super) async fn create_user(
         })
         .await?;
     // The user is read again (on a replay its roles may have changed since)
-    // and gets fresh tokens: tokens are never stored.
+    // and, when active, gets fresh tokens: tokens are never stored. A
+    // pending user gets none: its session starts after activation.
     let id = Uuid::parse_str(&created.id).map_err(anyhow::Error::from)?;
     let user = store::users::get(&identity.pool, id).await?;
-    let tokens = sessions::issue_pair(
-        identity,
-        &sessions::user_subject(&user.id.to_string(), &user),
-    )
-    .await?;
+    let tokens = match user.state {
+        UserState::Active => Some(
+            sessions::issue_pair(
+                identity,
+                &sessions::user_subject(&user.id.to_string(), &user),
+            )
+            .await?,
+        ),
+        UserState::Pending => None,
+    };
     Ok(CreateUserResponse {
         user: Some(convert::user(user)),
-        tokens: Some(tokens),
+        tokens,
     })
 }
 

@@ -4,12 +4,15 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::convert;
-use crate::Identity;
-use crate::domain::{RefreshOutcome, roles};
+use crate::domain::activation::ACTIVATION_REQUIRED;
+use crate::domain::{RefreshOutcome, UserState, roles};
+use crate::mail::SUBJECT_ACTIVATION_REQUESTED;
 use crate::store::{self, tokens::Rotation, tokens::Subject};
 use crate::tokens::{TokenSubject, hash_refresh};
+use crate::{Identity, SCHEMA};
 use malha_api::identity::*;
 use malha_kit::auth::SubjectKind;
+use malha_kit::events::publish;
 use malha_kit::validate::Violations;
 use malha_kit::{ServiceError, ServiceResult};
 
@@ -94,10 +97,74 @@ pub(super) async fn login(
         store::failures::clear(&identity.pool, &username).await?;
     }
     let user = row.user;
+    if user.state == UserState::Pending {
+        return Err(request_activation(identity, &user, now).await?);
+    }
     let tokens = issue_pair(identity, &user_subject(&user.id.to_string(), &user)).await?;
     tracing::info!(user = %user.id, "login");
     Ok(LoginResponse {
         tokens: Some(tokens),
+        user: Some(convert::user(user)),
+    })
+}
+
+/// A pending user with the right password: publishes the request for an
+/// activation e-mail (unless one was sent within the resend interval) and
+/// returns the error the login answers. Only a caller who knows the
+/// password learns that the account is pending.
+async fn request_activation(
+    identity: &Identity,
+    user: &store::users::UserRow,
+    now: chrono::DateTime<Utc>,
+) -> ServiceResult<ServiceError> {
+    let not_after = now
+        - chrono::Duration::from_std(identity.activation.resend_after)
+            .unwrap_or(chrono::Duration::minutes(1));
+    let mut tx = identity.pool.begin().await?;
+    let sent = store::activation::claim_resend(&mut tx, user.id, now, not_after).await?;
+    if sent {
+        let person = store::people::get(&mut *tx, user.person_id).await?;
+        publish(
+            &mut tx,
+            SCHEMA.name,
+            SUBJECT_ACTIVATION_REQUESTED,
+            &ActivationRequested {
+                user_id: user.id.to_string(),
+                username: user.username.clone(),
+                email: user.email.clone(),
+                name: person.name,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(user = %user.id, sent, "login of a pending user");
+    let message = if sent {
+        "this account is not active yet: an activation e-mail has been sent to its address; \
+         activate with its code, then log in"
+    } else {
+        "this account is not active yet: an activation e-mail was sent a moment ago; \
+         activate with its code, then log in (another is sent only after a while)"
+    };
+    Ok(ServiceError::precondition(ACTIVATION_REQUIRED, message))
+}
+
+pub(super) async fn activate(
+    identity: &Identity,
+    request: ActivateAccountRequest,
+) -> ServiceResult<ActivateAccountResponse> {
+    let mut v = Violations::new();
+    v.check(!request.code.trim().is_empty(), "code", "required");
+    v.finish()?;
+    let hash = crate::mail::hash_code(request.code.trim());
+    let Some(user_id) = store::activation::redeem(&identity.pool, &hash, Utc::now()).await? else {
+        let mut v = Violations::new();
+        v.add("code", "unknown, expired or already used");
+        return Err(v.finish().unwrap_err());
+    };
+    tracing::info!(user = %user_id, "account activated");
+    let user = store::users::get(&identity.pool, user_id).await?;
+    Ok(ActivateAccountResponse {
         user: Some(convert::user(user)),
     })
 }

@@ -2,6 +2,7 @@
 //! Ids are UUIDv7, so ordering by id is ordering by creation (keyset pages).
 
 pub mod accounts;
+pub mod activation;
 pub mod customers;
 pub mod failures;
 pub mod keys;

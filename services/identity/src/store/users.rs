@@ -5,7 +5,9 @@ use malha_kit::db::Pool;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::domain::UserState;
 use malha_kit::page::PageRequest;
+use malha_kit::stored::StoredName;
 use malha_kit::{ServiceError, ServiceResult};
 
 /// A stored user with its roles and its person's e-mail.
@@ -17,6 +19,8 @@ pub struct UserRow {
     pub email: String,
     pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    pub state: UserState,
 }
 
 /// What login needs.
@@ -27,7 +31,7 @@ pub struct LoginRow {
     pub password_hash: String,
 }
 
-const SELECT: &str = "SELECT u.id, u.person_id, u.username, p.email, u.created_at,
+const SELECT: &str = "SELECT u.id, u.person_id, u.username, p.email, u.created_at, u.state,
         COALESCE((SELECT array_agg(r.role ORDER BY r.role) FROM user_roles r WHERE r.user_id = u.id), '{}') AS roles";
 
 /// A user to create.
@@ -36,18 +40,20 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub password_hash: &'a str,
     pub roles: &'a [String],
+    pub state: UserState,
 }
 
 /// Inserts the user and its roles in `tx`.
 pub async fn insert(tx: &mut PgConnection, new: &NewUser<'_>) -> ServiceResult<Uuid> {
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO users (id, person_id, username, password_hash)
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO users (id, person_id, username, password_hash, state)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(new.person_id)
     .bind(new.username)
     .bind(new.password_hash)
+    .bind(new.state.as_str())
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {

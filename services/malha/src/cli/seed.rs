@@ -147,6 +147,8 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
                     password: staff.password.into(),
                     roles: vec![staff.role.into()],
                     request_id: format!("0192f000-0000-7000-8000-{:012}", staff.request_ids.1),
+                    // Vouched for: no activation e-mail.
+                    active: true,
                 },
                 &bearer,
             ))

@@ -15,6 +15,7 @@ use super::local;
 use super::seed::{self, DEMO_ADMIN_PASSWORD, DEMO_ADMIN_USERNAME, DEMO_CUSTOMER_CPF};
 use crate::settings::Settings;
 use crate::{app, targets};
+use malha_identity::mail::MailSettings;
 use malha_kit::config::Secret;
 use malha_local::{NatsServer, PgBinaries, PgCluster};
 use malha_payments::PaymentsConfig;
@@ -91,6 +92,12 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
     if payments.webhook_secret.is_none() {
         payments.webhook_secret = Some(Secret::new(DEV_WEBHOOK_SECRET));
     }
+    // Without an SMTP server, activation e-mails land as `.eml` files beside
+    // the data (printed below), where a person can open them.
+    let mail = args.config.services.get_mut::<MailSettings>();
+    if mail.smtp_url.is_none() && mail.mail_dir == MailSettings::default().mail_dir {
+        mail.mail_dir = root.join("mail");
+    }
     let targets = targets::resolve("all")?;
     let server = app::start(&args.config, &targets).await?;
     let grpc = format!("http://127.0.0.1:{}", server.grpc_addr.port());
@@ -162,6 +169,14 @@ fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: 
         Some(secret) if secret.expose() == DEV_WEBHOOK_SECRET => DEV_WEBHOOK_SECRET,
         _ => "(set by MALHA_PAYMENTS_WEBHOOK_SECRET)",
     };
+    let mail = args.config.services.get::<MailSettings>();
+    let mail = match mail.smtp_url {
+        Some(_) => "sent through MALHA_SMTP_URL".to_owned(),
+        None => format!(
+            "written as .eml files under {}   (set MALHA_SMTP_URL to send them)",
+            mail.mail_dir.display()
+        ),
+    };
     println!(
         "\nMalha is up.\n\
          \n  gRPC (every service, reflection, health)  localhost:{grpc}\
@@ -176,6 +191,7 @@ fn print_banner(args: &UpArgs, server: &malha_kit::server::RunningServer, edge: 
          \n  demo pharmacist      username caio   password malha-pharmacist   (Asky)\
          \n  demo customer        CPF {DEMO_CUSTOMER_CPF}\
          \n  Pix webhook secret   {webhook}   (local Pix provider; development only)\
+         \n  activation e-mails   {mail}\
          \n\n  try:  grpcurl -plaintext localhost:{grpc} list\
          \n        TOKEN=$(malha token)\
          \n        grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" localhost:{grpc} malha.identity.v1.IdentityService/ListCustomers\

@@ -192,6 +192,8 @@ impl TestApp {
                     password: "employee password".into(),
                     roles: vec!["employee".into()],
                     request_id: String::new(),
+                    // Vouched for: no activation e-mail.
+                    active: true,
                 },
                 admin,
             ))

@@ -255,13 +255,15 @@ func (x *Person) GetCreateTime() *timestamppb.Timestamp {
 
 // A login account of a person.
 type User struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	PersonId      string                 `protobuf:"bytes,2,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
-	Username      string                 `protobuf:"bytes,3,opt,name=username,proto3" json:"username,omitempty"`
-	Email         string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
-	Roles         []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PersonId   string                 `protobuf:"bytes,2,opt,name=person_id,json=personId,proto3" json:"person_id,omitempty"`
+	Username   string                 `protobuf:"bytes,3,opt,name=username,proto3" json:"username,omitempty"`
+	Email      string                 `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	Roles      []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// False until the user follows its activation e-mail.
+	Active        bool `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -336,6 +338,13 @@ func (x *User) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *User) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
 }
 
 // A snack-bar or clinic customer.
@@ -1683,7 +1692,11 @@ type CreateUserRequest struct {
 	// never matches. The same key with a different request is INVALID_ARGUMENT
 	// naming request_id. A key is remembered for 24 hours; after that it counts
 	// as new.
-	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The administrator vouches for the person's e-mail: the user is active at
+	// once. Otherwise it starts pending, and its first login attempt sends it
+	// an activation e-mail instead of logging it in.
+	Active        bool `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1753,10 +1766,18 @@ func (x *CreateUserRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CreateUserRequest) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
 type CreateUserResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Tokens        *TokenPair             `protobuf:"bytes,2,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Only for a user created active: a pending user has no session yet.
+	Tokens        *TokenPair `protobuf:"bytes,2,opt,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3006,6 +3027,167 @@ func (x *ListCustomersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ActivateAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The code from the activation e-mail.
+	Code          string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateAccountRequest) Reset() {
+	*x = ActivateAccountRequest{}
+	mi := &file_malha_identity_v1_identity_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateAccountRequest) ProtoMessage() {}
+
+func (x *ActivateAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_identity_v1_identity_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateAccountRequest.ProtoReflect.Descriptor instead.
+func (*ActivateAccountRequest) Descriptor() ([]byte, []int) {
+	return file_malha_identity_v1_identity_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ActivateAccountRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type ActivateAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateAccountResponse) Reset() {
+	*x = ActivateAccountResponse{}
+	mi := &file_malha_identity_v1_identity_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateAccountResponse) ProtoMessage() {}
+
+func (x *ActivateAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_identity_v1_identity_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateAccountResponse.ProtoReflect.Descriptor instead.
+func (*ActivateAccountResponse) Descriptor() ([]byte, []int) {
+	return file_malha_identity_v1_identity_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ActivateAccountResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// Published (subject `identity.activation.requested`) when a pending user
+// tries to log in; identity's mail notifier consumes it once and sends the
+// activation e-mail, minting the one-time code as it sends (the code itself
+// is never stored or published: only its hash is kept).
+type ActivationRequested struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Username      string                 `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Name          string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivationRequested) Reset() {
+	*x = ActivationRequested{}
+	mi := &file_malha_identity_v1_identity_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivationRequested) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivationRequested) ProtoMessage() {}
+
+func (x *ActivationRequested) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_identity_v1_identity_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivationRequested.ProtoReflect.Descriptor instead.
+func (*ActivationRequested) Descriptor() ([]byte, []int) {
+	return file_malha_identity_v1_identity_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ActivationRequested) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ActivationRequested) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ActivationRequested) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ActivationRequested) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_malha_identity_v1_identity_proto protoreflect.FileDescriptor
 
 const file_malha_identity_v1_identity_proto_rawDesc = "" +
@@ -3017,7 +3199,7 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x121\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x1d.malha.identity.v1.PersonKindR\x04kind\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xb8\x01\n" +
+	"createTime\"\xd0\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tperson_id\x18\x02 \x01(\tR\bpersonId\x12\x1a\n" +
@@ -3025,7 +3207,8 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x05email\x18\x04 \x01(\tR\x05email\x12\x14\n" +
 	"\x05roles\x18\x05 \x03(\tR\x05roles\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xc8\x01\n" +
+	"createTime\x12\x16\n" +
+	"\x06active\x18\a \x01(\bR\x06active\"\xc8\x01\n" +
 	"\bCustomer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.malha.identity.v1.CustomerKindR\x04kind\x12\x10\n" +
@@ -3116,14 +3299,15 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x10GetPersonRequest\x12\x1b\n" +
 	"\tperson_id\x18\x01 \x01(\tR\bpersonId\"F\n" +
 	"\x11GetPersonResponse\x121\n" +
-	"\x06person\x18\x01 \x01(\v2\x19.malha.identity.v1.PersonR\x06person\"\x9d\x01\n" +
+	"\x06person\x18\x01 \x01(\v2\x19.malha.identity.v1.PersonR\x06person\"\xb5\x01\n" +
 	"\x11CreateUserRequest\x12\x1b\n" +
 	"\tperson_id\x18\x01 \x01(\tR\bpersonId\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x14\n" +
 	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"w\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06active\x18\x06 \x01(\bR\x06active\"w\n" +
 	"\x12CreateUserResponse\x12+\n" +
 	"\x04user\x18\x01 \x01(\v2\x17.malha.identity.v1.UserR\x04user\x124\n" +
 	"\x06tokens\x18\x02 \x01(\v2\x1c.malha.identity.v1.TokenPairR\x06tokens\")\n" +
@@ -3195,7 +3379,16 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"z\n" +
 	"\x15ListCustomersResponse\x129\n" +
 	"\tcustomers\x18\x01 \x03(\v2\x1b.malha.identity.v1.CustomerR\tcustomers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*b\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
+	"\x16ActivateAccountRequest\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\"F\n" +
+	"\x17ActivateAccountResponse\x12+\n" +
+	"\x04user\x18\x01 \x01(\v2\x17.malha.identity.v1.UserR\x04user\"t\n" +
+	"\x13ActivationRequested\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name*b\n" +
 	"\n" +
 	"PersonKind\x12\x1b\n" +
 	"\x17PERSON_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -3209,10 +3402,11 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x18SUBJECT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11SUBJECT_KIND_USER\x10\x01\x12\x19\n" +
 	"\x15SUBJECT_KIND_CUSTOMER\x10\x02\x12\x18\n" +
-	"\x14SUBJECT_KIND_SERVICE\x10\x032\xb1\x14\n" +
+	"\x14SUBJECT_KIND_SERVICE\x10\x032\xa3\x15\n" +
 	"\x0fIdentityService\x12m\n" +
 	"\x0eBootstrapAdmin\x12(.malha.identity.v1.BootstrapAdminRequest\x1a).malha.identity.v1.BootstrapAdminResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12R\n" +
-	"\x05Login\x12\x1f.malha.identity.v1.LoginRequest\x1a .malha.identity.v1.LoginResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12g\n" +
+	"\x05Login\x12\x1f.malha.identity.v1.LoginRequest\x1a .malha.identity.v1.LoginResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12p\n" +
+	"\x0fActivateAccount\x12).malha.identity.v1.ActivateAccountRequest\x1a*.malha.identity.v1.ActivateAccountResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12g\n" +
 	"\fRefreshToken\x12&.malha.identity.v1.RefreshTokenRequest\x1a'.malha.identity.v1.RefreshTokenResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12U\n" +
 	"\x06Logout\x12 .malha.identity.v1.LogoutRequest\x1a!.malha.identity.v1.LogoutResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12j\n" +
 	"\rValidateToken\x12'.malha.identity.v1.ValidateTokenRequest\x1a(.malha.identity.v1.ValidateTokenResponse\"\x06\xca\xf3\x18\x02\x10\x01\x12X\n" +
@@ -3260,7 +3454,7 @@ func file_malha_identity_v1_identity_proto_rawDescGZIP() []byte {
 }
 
 var file_malha_identity_v1_identity_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_malha_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_malha_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_malha_identity_v1_identity_proto_goTypes = []any{
 	(PersonKind)(0),                         // 0: malha.identity.v1.PersonKind
 	(CustomerKind)(0),                       // 1: malha.identity.v1.CustomerKind
@@ -3316,20 +3510,23 @@ var file_malha_identity_v1_identity_proto_goTypes = []any{
 	(*GetCustomerResponse)(nil),             // 51: malha.identity.v1.GetCustomerResponse
 	(*ListCustomersRequest)(nil),            // 52: malha.identity.v1.ListCustomersRequest
 	(*ListCustomersResponse)(nil),           // 53: malha.identity.v1.ListCustomersResponse
-	(*timestamppb.Timestamp)(nil),           // 54: google.protobuf.Timestamp
+	(*ActivateAccountRequest)(nil),          // 54: malha.identity.v1.ActivateAccountRequest
+	(*ActivateAccountResponse)(nil),         // 55: malha.identity.v1.ActivateAccountResponse
+	(*ActivationRequested)(nil),             // 56: malha.identity.v1.ActivationRequested
+	(*timestamppb.Timestamp)(nil),           // 57: google.protobuf.Timestamp
 }
 var file_malha_identity_v1_identity_proto_depIdxs = []int32{
 	0,  // 0: malha.identity.v1.Person.kind:type_name -> malha.identity.v1.PersonKind
-	54, // 1: malha.identity.v1.Person.create_time:type_name -> google.protobuf.Timestamp
-	54, // 2: malha.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	57, // 1: malha.identity.v1.Person.create_time:type_name -> google.protobuf.Timestamp
+	57, // 2: malha.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 3: malha.identity.v1.Customer.kind:type_name -> malha.identity.v1.CustomerKind
-	54, // 4: malha.identity.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
-	54, // 5: malha.identity.v1.ServiceAccount.create_time:type_name -> google.protobuf.Timestamp
-	54, // 6: malha.identity.v1.ServiceAccount.disable_time:type_name -> google.protobuf.Timestamp
-	54, // 7: malha.identity.v1.TokenPair.refresh_expire_time:type_name -> google.protobuf.Timestamp
+	57, // 4: malha.identity.v1.Customer.create_time:type_name -> google.protobuf.Timestamp
+	57, // 5: malha.identity.v1.ServiceAccount.create_time:type_name -> google.protobuf.Timestamp
+	57, // 6: malha.identity.v1.ServiceAccount.disable_time:type_name -> google.protobuf.Timestamp
+	57, // 7: malha.identity.v1.TokenPair.refresh_expire_time:type_name -> google.protobuf.Timestamp
 	2,  // 8: malha.identity.v1.Claims.subject_kind:type_name -> malha.identity.v1.SubjectKind
-	54, // 9: malha.identity.v1.Claims.issue_time:type_name -> google.protobuf.Timestamp
-	54, // 10: malha.identity.v1.Claims.expire_time:type_name -> google.protobuf.Timestamp
+	57, // 9: malha.identity.v1.Claims.issue_time:type_name -> google.protobuf.Timestamp
+	57, // 10: malha.identity.v1.Claims.expire_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: malha.identity.v1.BootstrapAdminResponse.person:type_name -> malha.identity.v1.Person
 	4,  // 12: malha.identity.v1.BootstrapAdminResponse.user:type_name -> malha.identity.v1.User
 	7,  // 13: malha.identity.v1.BootstrapAdminResponse.tokens:type_name -> malha.identity.v1.TokenPair
@@ -3338,7 +3535,7 @@ var file_malha_identity_v1_identity_proto_depIdxs = []int32{
 	7,  // 16: malha.identity.v1.RefreshTokenResponse.tokens:type_name -> malha.identity.v1.TokenPair
 	8,  // 17: malha.identity.v1.ValidateTokenResponse.claims:type_name -> malha.identity.v1.Claims
 	9,  // 18: malha.identity.v1.GetJwksResponse.keys:type_name -> malha.identity.v1.Jwk
-	54, // 19: malha.identity.v1.RotateSigningKeyResponse.activate_time:type_name -> google.protobuf.Timestamp
+	57, // 19: malha.identity.v1.RotateSigningKeyResponse.activate_time:type_name -> google.protobuf.Timestamp
 	0,  // 20: malha.identity.v1.CreatePersonRequest.kind:type_name -> malha.identity.v1.PersonKind
 	3,  // 21: malha.identity.v1.CreatePersonResponse.person:type_name -> malha.identity.v1.Person
 	3,  // 22: malha.identity.v1.GetPersonResponse.person:type_name -> malha.identity.v1.Person
@@ -3359,55 +3556,58 @@ var file_malha_identity_v1_identity_proto_depIdxs = []int32{
 	7,  // 37: malha.identity.v1.CreateAnonymousCustomerResponse.tokens:type_name -> malha.identity.v1.TokenPair
 	5,  // 38: malha.identity.v1.GetCustomerResponse.customer:type_name -> malha.identity.v1.Customer
 	5,  // 39: malha.identity.v1.ListCustomersResponse.customers:type_name -> malha.identity.v1.Customer
-	10, // 40: malha.identity.v1.IdentityService.BootstrapAdmin:input_type -> malha.identity.v1.BootstrapAdminRequest
-	12, // 41: malha.identity.v1.IdentityService.Login:input_type -> malha.identity.v1.LoginRequest
-	14, // 42: malha.identity.v1.IdentityService.RefreshToken:input_type -> malha.identity.v1.RefreshTokenRequest
-	16, // 43: malha.identity.v1.IdentityService.Logout:input_type -> malha.identity.v1.LogoutRequest
-	18, // 44: malha.identity.v1.IdentityService.ValidateToken:input_type -> malha.identity.v1.ValidateTokenRequest
-	20, // 45: malha.identity.v1.IdentityService.GetJwks:input_type -> malha.identity.v1.GetJwksRequest
-	22, // 46: malha.identity.v1.IdentityService.RotateSigningKey:input_type -> malha.identity.v1.RotateSigningKeyRequest
-	24, // 47: malha.identity.v1.IdentityService.CreatePerson:input_type -> malha.identity.v1.CreatePersonRequest
-	26, // 48: malha.identity.v1.IdentityService.GetPerson:input_type -> malha.identity.v1.GetPersonRequest
-	28, // 49: malha.identity.v1.IdentityService.CreateUser:input_type -> malha.identity.v1.CreateUserRequest
-	30, // 50: malha.identity.v1.IdentityService.GetUser:input_type -> malha.identity.v1.GetUserRequest
-	32, // 51: malha.identity.v1.IdentityService.ListUsers:input_type -> malha.identity.v1.ListUsersRequest
-	34, // 52: malha.identity.v1.IdentityService.SetUserRoles:input_type -> malha.identity.v1.SetUserRolesRequest
-	36, // 53: malha.identity.v1.IdentityService.GetMe:input_type -> malha.identity.v1.GetMeRequest
-	38, // 54: malha.identity.v1.IdentityService.CreateServiceAccount:input_type -> malha.identity.v1.CreateServiceAccountRequest
-	40, // 55: malha.identity.v1.IdentityService.DisableServiceAccount:input_type -> malha.identity.v1.DisableServiceAccountRequest
-	42, // 56: malha.identity.v1.IdentityService.IssueServiceToken:input_type -> malha.identity.v1.IssueServiceTokenRequest
-	44, // 57: malha.identity.v1.IdentityService.RegisterCustomer:input_type -> malha.identity.v1.RegisterCustomerRequest
-	46, // 58: malha.identity.v1.IdentityService.IdentifyCustomer:input_type -> malha.identity.v1.IdentifyCustomerRequest
-	48, // 59: malha.identity.v1.IdentityService.CreateAnonymousCustomer:input_type -> malha.identity.v1.CreateAnonymousCustomerRequest
-	50, // 60: malha.identity.v1.IdentityService.GetCustomer:input_type -> malha.identity.v1.GetCustomerRequest
-	52, // 61: malha.identity.v1.IdentityService.ListCustomers:input_type -> malha.identity.v1.ListCustomersRequest
-	11, // 62: malha.identity.v1.IdentityService.BootstrapAdmin:output_type -> malha.identity.v1.BootstrapAdminResponse
-	13, // 63: malha.identity.v1.IdentityService.Login:output_type -> malha.identity.v1.LoginResponse
-	15, // 64: malha.identity.v1.IdentityService.RefreshToken:output_type -> malha.identity.v1.RefreshTokenResponse
-	17, // 65: malha.identity.v1.IdentityService.Logout:output_type -> malha.identity.v1.LogoutResponse
-	19, // 66: malha.identity.v1.IdentityService.ValidateToken:output_type -> malha.identity.v1.ValidateTokenResponse
-	21, // 67: malha.identity.v1.IdentityService.GetJwks:output_type -> malha.identity.v1.GetJwksResponse
-	23, // 68: malha.identity.v1.IdentityService.RotateSigningKey:output_type -> malha.identity.v1.RotateSigningKeyResponse
-	25, // 69: malha.identity.v1.IdentityService.CreatePerson:output_type -> malha.identity.v1.CreatePersonResponse
-	27, // 70: malha.identity.v1.IdentityService.GetPerson:output_type -> malha.identity.v1.GetPersonResponse
-	29, // 71: malha.identity.v1.IdentityService.CreateUser:output_type -> malha.identity.v1.CreateUserResponse
-	31, // 72: malha.identity.v1.IdentityService.GetUser:output_type -> malha.identity.v1.GetUserResponse
-	33, // 73: malha.identity.v1.IdentityService.ListUsers:output_type -> malha.identity.v1.ListUsersResponse
-	35, // 74: malha.identity.v1.IdentityService.SetUserRoles:output_type -> malha.identity.v1.SetUserRolesResponse
-	37, // 75: malha.identity.v1.IdentityService.GetMe:output_type -> malha.identity.v1.GetMeResponse
-	39, // 76: malha.identity.v1.IdentityService.CreateServiceAccount:output_type -> malha.identity.v1.CreateServiceAccountResponse
-	41, // 77: malha.identity.v1.IdentityService.DisableServiceAccount:output_type -> malha.identity.v1.DisableServiceAccountResponse
-	43, // 78: malha.identity.v1.IdentityService.IssueServiceToken:output_type -> malha.identity.v1.IssueServiceTokenResponse
-	45, // 79: malha.identity.v1.IdentityService.RegisterCustomer:output_type -> malha.identity.v1.RegisterCustomerResponse
-	47, // 80: malha.identity.v1.IdentityService.IdentifyCustomer:output_type -> malha.identity.v1.IdentifyCustomerResponse
-	49, // 81: malha.identity.v1.IdentityService.CreateAnonymousCustomer:output_type -> malha.identity.v1.CreateAnonymousCustomerResponse
-	51, // 82: malha.identity.v1.IdentityService.GetCustomer:output_type -> malha.identity.v1.GetCustomerResponse
-	53, // 83: malha.identity.v1.IdentityService.ListCustomers:output_type -> malha.identity.v1.ListCustomersResponse
-	62, // [62:84] is the sub-list for method output_type
-	40, // [40:62] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	4,  // 40: malha.identity.v1.ActivateAccountResponse.user:type_name -> malha.identity.v1.User
+	10, // 41: malha.identity.v1.IdentityService.BootstrapAdmin:input_type -> malha.identity.v1.BootstrapAdminRequest
+	12, // 42: malha.identity.v1.IdentityService.Login:input_type -> malha.identity.v1.LoginRequest
+	54, // 43: malha.identity.v1.IdentityService.ActivateAccount:input_type -> malha.identity.v1.ActivateAccountRequest
+	14, // 44: malha.identity.v1.IdentityService.RefreshToken:input_type -> malha.identity.v1.RefreshTokenRequest
+	16, // 45: malha.identity.v1.IdentityService.Logout:input_type -> malha.identity.v1.LogoutRequest
+	18, // 46: malha.identity.v1.IdentityService.ValidateToken:input_type -> malha.identity.v1.ValidateTokenRequest
+	20, // 47: malha.identity.v1.IdentityService.GetJwks:input_type -> malha.identity.v1.GetJwksRequest
+	22, // 48: malha.identity.v1.IdentityService.RotateSigningKey:input_type -> malha.identity.v1.RotateSigningKeyRequest
+	24, // 49: malha.identity.v1.IdentityService.CreatePerson:input_type -> malha.identity.v1.CreatePersonRequest
+	26, // 50: malha.identity.v1.IdentityService.GetPerson:input_type -> malha.identity.v1.GetPersonRequest
+	28, // 51: malha.identity.v1.IdentityService.CreateUser:input_type -> malha.identity.v1.CreateUserRequest
+	30, // 52: malha.identity.v1.IdentityService.GetUser:input_type -> malha.identity.v1.GetUserRequest
+	32, // 53: malha.identity.v1.IdentityService.ListUsers:input_type -> malha.identity.v1.ListUsersRequest
+	34, // 54: malha.identity.v1.IdentityService.SetUserRoles:input_type -> malha.identity.v1.SetUserRolesRequest
+	36, // 55: malha.identity.v1.IdentityService.GetMe:input_type -> malha.identity.v1.GetMeRequest
+	38, // 56: malha.identity.v1.IdentityService.CreateServiceAccount:input_type -> malha.identity.v1.CreateServiceAccountRequest
+	40, // 57: malha.identity.v1.IdentityService.DisableServiceAccount:input_type -> malha.identity.v1.DisableServiceAccountRequest
+	42, // 58: malha.identity.v1.IdentityService.IssueServiceToken:input_type -> malha.identity.v1.IssueServiceTokenRequest
+	44, // 59: malha.identity.v1.IdentityService.RegisterCustomer:input_type -> malha.identity.v1.RegisterCustomerRequest
+	46, // 60: malha.identity.v1.IdentityService.IdentifyCustomer:input_type -> malha.identity.v1.IdentifyCustomerRequest
+	48, // 61: malha.identity.v1.IdentityService.CreateAnonymousCustomer:input_type -> malha.identity.v1.CreateAnonymousCustomerRequest
+	50, // 62: malha.identity.v1.IdentityService.GetCustomer:input_type -> malha.identity.v1.GetCustomerRequest
+	52, // 63: malha.identity.v1.IdentityService.ListCustomers:input_type -> malha.identity.v1.ListCustomersRequest
+	11, // 64: malha.identity.v1.IdentityService.BootstrapAdmin:output_type -> malha.identity.v1.BootstrapAdminResponse
+	13, // 65: malha.identity.v1.IdentityService.Login:output_type -> malha.identity.v1.LoginResponse
+	55, // 66: malha.identity.v1.IdentityService.ActivateAccount:output_type -> malha.identity.v1.ActivateAccountResponse
+	15, // 67: malha.identity.v1.IdentityService.RefreshToken:output_type -> malha.identity.v1.RefreshTokenResponse
+	17, // 68: malha.identity.v1.IdentityService.Logout:output_type -> malha.identity.v1.LogoutResponse
+	19, // 69: malha.identity.v1.IdentityService.ValidateToken:output_type -> malha.identity.v1.ValidateTokenResponse
+	21, // 70: malha.identity.v1.IdentityService.GetJwks:output_type -> malha.identity.v1.GetJwksResponse
+	23, // 71: malha.identity.v1.IdentityService.RotateSigningKey:output_type -> malha.identity.v1.RotateSigningKeyResponse
+	25, // 72: malha.identity.v1.IdentityService.CreatePerson:output_type -> malha.identity.v1.CreatePersonResponse
+	27, // 73: malha.identity.v1.IdentityService.GetPerson:output_type -> malha.identity.v1.GetPersonResponse
+	29, // 74: malha.identity.v1.IdentityService.CreateUser:output_type -> malha.identity.v1.CreateUserResponse
+	31, // 75: malha.identity.v1.IdentityService.GetUser:output_type -> malha.identity.v1.GetUserResponse
+	33, // 76: malha.identity.v1.IdentityService.ListUsers:output_type -> malha.identity.v1.ListUsersResponse
+	35, // 77: malha.identity.v1.IdentityService.SetUserRoles:output_type -> malha.identity.v1.SetUserRolesResponse
+	37, // 78: malha.identity.v1.IdentityService.GetMe:output_type -> malha.identity.v1.GetMeResponse
+	39, // 79: malha.identity.v1.IdentityService.CreateServiceAccount:output_type -> malha.identity.v1.CreateServiceAccountResponse
+	41, // 80: malha.identity.v1.IdentityService.DisableServiceAccount:output_type -> malha.identity.v1.DisableServiceAccountResponse
+	43, // 81: malha.identity.v1.IdentityService.IssueServiceToken:output_type -> malha.identity.v1.IssueServiceTokenResponse
+	45, // 82: malha.identity.v1.IdentityService.RegisterCustomer:output_type -> malha.identity.v1.RegisterCustomerResponse
+	47, // 83: malha.identity.v1.IdentityService.IdentifyCustomer:output_type -> malha.identity.v1.IdentifyCustomerResponse
+	49, // 84: malha.identity.v1.IdentityService.CreateAnonymousCustomer:output_type -> malha.identity.v1.CreateAnonymousCustomerResponse
+	51, // 85: malha.identity.v1.IdentityService.GetCustomer:output_type -> malha.identity.v1.GetCustomerResponse
+	53, // 86: malha.identity.v1.IdentityService.ListCustomers:output_type -> malha.identity.v1.ListCustomersResponse
+	64, // [64:87] is the sub-list for method output_type
+	41, // [41:64] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_malha_identity_v1_identity_proto_init() }
@@ -3421,7 +3621,7 @@ func file_malha_identity_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_malha_identity_v1_identity_proto_rawDesc), len(file_malha_identity_v1_identity_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   51,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	IdentityService_BootstrapAdmin_FullMethodName          = "/malha.identity.v1.IdentityService/BootstrapAdmin"
 	IdentityService_Login_FullMethodName                   = "/malha.identity.v1.IdentityService/Login"
+	IdentityService_ActivateAccount_FullMethodName         = "/malha.identity.v1.IdentityService/ActivateAccount"
 	IdentityService_RefreshToken_FullMethodName            = "/malha.identity.v1.IdentityService/RefreshToken"
 	IdentityService_Logout_FullMethodName                  = "/malha.identity.v1.IdentityService/Logout"
 	IdentityService_ValidateToken_FullMethodName           = "/malha.identity.v1.IdentityService/ValidateToken"
@@ -56,6 +57,11 @@ type IdentityServiceClient interface {
 	BootstrapAdmin(ctx context.Context, in *BootstrapAdminRequest, opts ...grpc.CallOption) (*BootstrapAdminResponse, error)
 	// Exchanges a username and password for an access token and a refresh token.
 	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error)
+	// Activates a pending user with the one-time code its activation e-mail
+	// carried (sent on its first login attempt); the user then logs in with
+	// the password it was created with. An unknown, expired or used code is
+	// INVALID_ARGUMENT on `code`.
+	ActivateAccount(ctx context.Context, in *ActivateAccountRequest, opts ...grpc.CallOption) (*ActivateAccountResponse, error)
 	// Rotates a refresh token: the old one stops working, a new pair is issued.
 	// Presenting an already-rotated token revokes its whole family.
 	RefreshToken(ctx context.Context, in *RefreshTokenRequest, opts ...grpc.CallOption) (*RefreshTokenResponse, error)
@@ -130,6 +136,16 @@ func (c *identityServiceClient) Login(ctx context.Context, in *LoginRequest, opt
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LoginResponse)
 	err := c.cc.Invoke(ctx, IdentityService_Login_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *identityServiceClient) ActivateAccount(ctx context.Context, in *ActivateAccountRequest, opts ...grpc.CallOption) (*ActivateAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActivateAccountResponse)
+	err := c.cc.Invoke(ctx, IdentityService_ActivateAccount_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +365,11 @@ type IdentityServiceServer interface {
 	BootstrapAdmin(context.Context, *BootstrapAdminRequest) (*BootstrapAdminResponse, error)
 	// Exchanges a username and password for an access token and a refresh token.
 	Login(context.Context, *LoginRequest) (*LoginResponse, error)
+	// Activates a pending user with the one-time code its activation e-mail
+	// carried (sent on its first login attempt); the user then logs in with
+	// the password it was created with. An unknown, expired or used code is
+	// INVALID_ARGUMENT on `code`.
+	ActivateAccount(context.Context, *ActivateAccountRequest) (*ActivateAccountResponse, error)
 	// Rotates a refresh token: the old one stops working, a new pair is issued.
 	// Presenting an already-rotated token revokes its whole family.
 	RefreshToken(context.Context, *RefreshTokenRequest) (*RefreshTokenResponse, error)
@@ -414,6 +435,9 @@ func (UnimplementedIdentityServiceServer) BootstrapAdmin(context.Context, *Boots
 }
 func (UnimplementedIdentityServiceServer) Login(context.Context, *LoginRequest) (*LoginResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Login not implemented")
+}
+func (UnimplementedIdentityServiceServer) ActivateAccount(context.Context, *ActivateAccountRequest) (*ActivateAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ActivateAccount not implemented")
 }
 func (UnimplementedIdentityServiceServer) RefreshToken(context.Context, *RefreshTokenRequest) (*RefreshTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RefreshToken not implemented")
@@ -528,6 +552,24 @@ func _IdentityService_Login_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(IdentityServiceServer).Login(ctx, req.(*LoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IdentityService_ActivateAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActivateAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IdentityServiceServer).ActivateAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IdentityService_ActivateAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IdentityServiceServer).ActivateAccount(ctx, req.(*ActivateAccountRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -906,6 +948,10 @@ var IdentityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Login",
 			Handler:    _IdentityService_Login_Handler,
+		},
+		{
+			MethodName: "ActivateAccount",
+			Handler:    _IdentityService_ActivateAccount_Handler,
 		},
 		{
 			MethodName: "RefreshToken",

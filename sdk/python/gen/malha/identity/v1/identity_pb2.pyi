@@ -122,10 +122,13 @@ class User(_message.Message):
     EMAIL_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     person_id: _builtins.str
     username: _builtins.str
     email: _builtins.str
+    active: _builtins.bool
+    """False until the user follows its activation e-mail."""
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -139,10 +142,11 @@ class User(_message.Message):
         email: _builtins.str = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        active: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "email", b"email", "id", b"id", "person_id", b"person_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "create_time", b"create_time", "email", b"email", "id", b"id", "person_id", b"person_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -756,6 +760,7 @@ class CreateUserRequest(_message.Message):
     PASSWORD_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
     person_id: _builtins.str
     username: _builtins.str
     password: _builtins.str
@@ -768,6 +773,11 @@ class CreateUserRequest(_message.Message):
     naming request_id. A key is remembered for 24 hours; after that it counts
     as new.
     """
+    active: _builtins.bool
+    """The administrator vouches for the person's e-mail: the user is active at
+    once. Otherwise it starts pending, and its first login attempt sends it
+    an activation e-mail instead of logging it in.
+    """
     @_builtins.property
     def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -778,10 +788,11 @@ class CreateUserRequest(_message.Message):
         password: _builtins.str = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         request_id: _builtins.str = ...,
+        active: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["password", b"password", "person_id", b"person_id", "request_id", b"request_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "password", b"password", "person_id", b"person_id", "request_id", b"request_id", "roles", b"roles", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -796,7 +807,9 @@ class CreateUserResponse(_message.Message):
     @_builtins.property
     def user(self) -> Global___User: ...
     @_builtins.property
-    def tokens(self) -> Global___TokenPair: ...
+    def tokens(self) -> Global___TokenPair:
+        """Only for a user created active: a pending user has no session yet."""
+
     def __init__(
         self,
         *,
@@ -1355,3 +1368,77 @@ class ListCustomersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCustomersResponse: _TypeAlias = ListCustomersResponse  # noqa: Y015
+
+@_typing.final
+class ActivateAccountRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The code from the activation e-mail."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivateAccountRequest: _TypeAlias = ActivateAccountRequest  # noqa: Y015
+
+@_typing.final
+class ActivateAccountResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def user(self) -> Global___User: ...
+    def __init__(
+        self,
+        *,
+        user: Global___User | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivateAccountResponse: _TypeAlias = ActivateAccountResponse  # noqa: Y015
+
+@_typing.final
+class ActivationRequested(_message.Message):
+    """Published (subject `identity.activation.requested`) when a pending user
+    tries to log in; identity's mail notifier consumes it once and sends the
+    activation e-mail, minting the one-time code as it sends (the code itself
+    is never stored or published: only its hash is kept).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    username: _builtins.str
+    email: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        username: _builtins.str = ...,
+        email: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "name", b"name", "user_id", b"user_id", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActivationRequested: _TypeAlias = ActivationRequested  # noqa: Y015

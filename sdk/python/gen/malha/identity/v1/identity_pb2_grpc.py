@@ -47,6 +47,11 @@ class IdentityServiceStub:
                 request_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
                 response_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.FromString,
                 _registered_method=True)
+        self.ActivateAccount = channel.unary_unary(
+                '/malha.identity.v1.IdentityService/ActivateAccount',
+                request_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountRequest.SerializeToString,
+                response_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountResponse.FromString,
+                _registered_method=True)
         self.RefreshToken = channel.unary_unary(
                 '/malha.identity.v1.IdentityService/RefreshToken',
                 request_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.RefreshTokenRequest.SerializeToString,
@@ -165,6 +170,16 @@ class IdentityServiceServicer:
 
     def Login(self, request, context):
         """Exchanges a username and password for an access token and a refresh token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateAccount(self, request, context):
+        """Activates a pending user with the one-time code its activation e-mail
+        carried (sent on its first login attempt); the user then logs in with
+        the password it was created with. An unknown, expired or used code is
+        INVALID_ARGUMENT on `code`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -333,6 +348,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.FromString,
                     response_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.SerializeToString,
             ),
+            'ActivateAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateAccount,
+                    request_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountRequest.FromString,
+                    response_serializer=malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountResponse.SerializeToString,
+            ),
             'RefreshToken': grpc.unary_unary_rpc_method_handler(
                     servicer.RefreshToken,
                     request_deserializer=malha_dot_identity_dot_v1_dot_identity__pb2.RefreshTokenRequest.FromString,
@@ -491,6 +511,33 @@ class IdentityService:
             '/malha.identity.v1.IdentityService/Login',
             malha_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
             malha_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/malha.identity.v1.IdentityService/ActivateAccount',
+            malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountRequest.SerializeToString,
+            malha_dot_identity_dot_v1_dot_identity__pb2.ActivateAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,12 @@ class IdentityServiceStub:
     """
     Login: _grpc.UnaryUnaryMultiCallable[_identity_pb2.LoginRequest, _identity_pb2.LoginResponse]
     """Exchanges a username and password for an access token and a refresh token."""
+    ActivateAccount: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ActivateAccountRequest, _identity_pb2.ActivateAccountResponse]
+    """Activates a pending user with the one-time code its activation e-mail
+    carried (sent on its first login attempt); the user then logs in with
+    the password it was created with. An unknown, expired or used code is
+    INVALID_ARGUMENT on `code`.
+    """
     RefreshToken: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RefreshTokenRequest, _identity_pb2.RefreshTokenResponse]
     """Rotates a refresh token: the old one stops working, a new pair is issued.
     Presenting an already-rotated token revokes its whole family.
@@ -114,6 +120,12 @@ class IdentityServiceAsyncStub(IdentityServiceStub):
     """
     Login: _aio.UnaryUnaryMultiCallable[_identity_pb2.LoginRequest, _identity_pb2.LoginResponse]  # type: ignore[assignment]
     """Exchanges a username and password for an access token and a refresh token."""
+    ActivateAccount: _aio.UnaryUnaryMultiCallable[_identity_pb2.ActivateAccountRequest, _identity_pb2.ActivateAccountResponse]  # type: ignore[assignment]
+    """Activates a pending user with the one-time code its activation e-mail
+    carried (sent on its first login attempt); the user then logs in with
+    the password it was created with. An unknown, expired or used code is
+    INVALID_ARGUMENT on `code`.
+    """
     RefreshToken: _aio.UnaryUnaryMultiCallable[_identity_pb2.RefreshTokenRequest, _identity_pb2.RefreshTokenResponse]  # type: ignore[assignment]
     """Rotates a refresh token: the old one stops working, a new pair is issued.
     Presenting an already-rotated token revokes its whole family.
@@ -195,6 +207,18 @@ class IdentityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.LoginResponse, _abc.Awaitable[_identity_pb2.LoginResponse]]:
         """Exchanges a username and password for an access token and a refresh token."""
+
+    @_abc_1.abstractmethod
+    def ActivateAccount(
+        self,
+        request: _identity_pb2.ActivateAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ActivateAccountResponse, _abc.Awaitable[_identity_pb2.ActivateAccountResponse]]:
+        """Activates a pending user with the one-time code its activation e-mail
+        carried (sent on its first login attempt); the user then logs in with
+        the password it was created with. An unknown, expired or used code is
+        INVALID_ARGUMENT on `code`.
+        """
 
     @_abc_1.abstractmethod
     def RefreshToken(

@@ -1,6 +1,7 @@
 //! Queue: the waiting rooms of clinics. Units (each in its time zone), the
 //! services they offer (each with the letter of its ticket codes), desks and
-//! the services each desk serves.
+//! the services each desk serves; tickets issued with daily codes and legal
+//! priorities, called by desks under a fairness rule, and their attendance.
 //!
 //! Layers: [`domain`] (rules, no I/O: time zones and local days, letters
 //! and codes, legal priorities, the fairness rule, the ticket lifecycle),
@@ -44,16 +45,18 @@ pub static SCHEMA: Schema = Schema {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Queue's own permission system. Every clinic role reads the units,
-/// services and desks it works with; only an administrator changes them,
-/// because that changes how every patient is called.
+/// services and desks it works with; reception issues and calls tickets,
+/// doctors call them; a totem issues with a service account; only an
+/// administrator changes units, services and desks, because that changes
+/// how every patient is called.
 pub static PERMISSIONS: RolePermissions = RolePermissions {
     service: "malha.queue.v1.QueueService",
     grants: &[
         ("admin", &["*"]),
-        ("employee", &["queue.read"]),
-        ("receptionist", &["queue.read"]),
-        ("doctor", &["queue.read"]),
-        ("service", &["queue.read"]),
+        ("employee", &["queue.read", "queue.issue", "queue.call"]),
+        ("receptionist", &["queue.read", "queue.issue", "queue.call"]),
+        ("doctor", &["queue.read", "queue.call"]),
+        ("service", &["queue.read", "queue.issue"]),
     ],
 };
 
@@ -102,14 +105,21 @@ mod tests {
 
     #[test]
     fn each_role_gets_exactly_its_permissions() {
-        for permission in ["queue.read", "queue.manage"] {
+        const ALL: [&str; 4] = ["queue.read", "queue.issue", "queue.call", "queue.manage"];
+        for permission in ALL {
             assert!(PERMISSIONS.allows(&roles("admin"), permission));
         }
         for role in ["employee", "receptionist", "doctor", "service"] {
             assert!(PERMISSIONS.allows(&roles(role), "queue.read"), "{role}");
             assert!(!PERMISSIONS.allows(&roles(role), "queue.manage"), "{role}");
         }
-        for permission in ["queue.read", "queue.manage"] {
+        assert!(PERMISSIONS.allows(&roles("receptionist"), "queue.issue"));
+        assert!(PERMISSIONS.allows(&roles("receptionist"), "queue.call"));
+        assert!(PERMISSIONS.allows(&roles("doctor"), "queue.call"));
+        assert!(!PERMISSIONS.allows(&roles("doctor"), "queue.issue"));
+        assert!(PERMISSIONS.allows(&roles("service"), "queue.issue"));
+        assert!(!PERMISSIONS.allows(&roles("service"), "queue.call"));
+        for permission in ALL {
             assert!(!PERMISSIONS.allows(&roles("customer"), permission));
         }
     }
@@ -127,6 +137,6 @@ mod tests {
             );
             assert!(!policy.permits(&roles("customer")), "{path} is staff only");
         }
-        assert_eq!(count, 10, "every RPC of the contract is checked");
+        assert_eq!(count, 18, "every RPC of the contract is checked");
     }
 }

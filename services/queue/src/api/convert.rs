@@ -1,7 +1,10 @@
 //! Rows → proto messages.
 
-use crate::store::{desks::DeskRow, services::ServiceRow, units::UnitRow};
+use crate::domain::{Priority, TicketStatus};
+use crate::store::{desks::DeskRow, services::ServiceRow, tickets::TicketRow, units::UnitRow};
 use malha_api::malha::queue::v1 as pb;
+use malha_kit::ServiceResult;
+use malha_kit::stored::StoredName;
 use malha_kit::time::to_proto;
 
 pub(super) fn unit(row: UnitRow) -> pb::Unit {
@@ -35,4 +38,49 @@ pub(super) fn desk(row: DeskRow) -> pb::Desk {
         create_time: to_proto(row.created_at),
         update_time: to_proto(row.updated_at),
     }
+}
+
+pub(super) fn priority(priority: Priority) -> pb::Priority {
+    match priority {
+        Priority::Normal => pb::Priority::Normal,
+        Priority::Aged80Plus => pb::Priority::Aged80Plus,
+        Priority::Aged60Plus => pb::Priority::Aged60Plus,
+        Priority::Disability => pb::Priority::Disability,
+        Priority::Pregnant => pb::Priority::Pregnant,
+        Priority::Nursing => pb::Priority::Nursing,
+        Priority::SmallChild => pb::Priority::SmallChild,
+        Priority::Obese => pb::Priority::Obese,
+        Priority::ReducedMobility => pb::Priority::ReducedMobility,
+        Priority::BloodDonor => pb::Priority::BloodDonor,
+    }
+}
+
+fn status(status: TicketStatus) -> pb::TicketStatus {
+    match status {
+        TicketStatus::Waiting => pb::TicketStatus::Waiting,
+        TicketStatus::Called => pb::TicketStatus::Called,
+        TicketStatus::InAttendance => pb::TicketStatus::InAttendance,
+        TicketStatus::Finished => pb::TicketStatus::Finished,
+        TicketStatus::NoShow => pb::TicketStatus::NoShow,
+        TicketStatus::Cancelled => pb::TicketStatus::Cancelled,
+    }
+}
+
+/// A stored ticket; a priority or status this build does not know is an
+/// error, never read as a default.
+pub(super) fn ticket(row: TicketRow) -> ServiceResult<pb::Ticket> {
+    Ok(pb::Ticket {
+        id: row.id.to_string(),
+        unit_id: row.unit_id.to_string(),
+        service_id: row.service_id.to_string(),
+        code: row.code,
+        priority: priority(Priority::from_stored(&row.priority)?).into(),
+        status: status(TicketStatus::from_stored(&row.status)?).into(),
+        desk_id: row.desk_id.map(|id| id.to_string()).unwrap_or_default(),
+        local_date: row.local_date.to_string(),
+        issue_time: to_proto(row.created_at),
+        call_time: row.called_at.and_then(to_proto),
+        start_time: row.started_at.and_then(to_proto),
+        finish_time: row.finished_at.and_then(to_proto),
+    })
 }

@@ -1,10 +1,11 @@
 //! gRPC handlers of `malha.queue.v1.QueueService`: decode, validate, call
 //! the domain and the store, map errors. [`places`] holds the admin CRUD of
-//! units, services and desks.
+//! units, services and desks, [`tickets`] issuing, calling and attending.
 
 mod convert;
 mod parse;
 mod places;
+mod tickets;
 
 use tonic::Request;
 
@@ -13,6 +14,8 @@ use malha_api::malha::queue::v1::queue_service_server::QueueService;
 use malha_api::malha::queue::v1::*;
 use malha_kit::error::{Reply, reply};
 use malha_kit::idempotency::Owner;
+
+use crate::domain::Move;
 
 #[tonic::async_trait]
 impl QueueService for Queue {
@@ -51,5 +54,46 @@ impl QueueService for Queue {
     }
     async fn update_desk(&self, r: Request<UpdateDeskRequest>) -> Reply<UpdateDeskResponse> {
         reply(places::update_desk(self, r.into_inner()).await)
+    }
+    async fn issue_ticket(&self, r: Request<IssueTicketRequest>) -> Reply<IssueTicketResponse> {
+        reply(tickets::issue(self, &Owner::of(&r), r.into_inner()).await)
+    }
+    async fn get_ticket(&self, r: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {
+        reply(tickets::get(self, r.into_inner()).await)
+    }
+    async fn call_next(&self, r: Request<CallNextRequest>) -> Reply<CallNextResponse> {
+        reply(tickets::call_next(self, &Owner::of(&r), r.into_inner()).await)
+    }
+    async fn recall_ticket(&self, r: Request<RecallTicketRequest>) -> Reply<RecallTicketResponse> {
+        let owner = Owner::of(&r);
+        let ticket = tickets::apply(self, &owner, &r.into_inner().ticket_id, Move::Recall).await;
+        reply(ticket.map(|t| RecallTicketResponse { ticket: Some(t) }))
+    }
+    async fn start_attendance(
+        &self,
+        r: Request<StartAttendanceRequest>,
+    ) -> Reply<StartAttendanceResponse> {
+        let owner = Owner::of(&r);
+        let ticket = tickets::apply(self, &owner, &r.into_inner().ticket_id, Move::Start).await;
+        reply(ticket.map(|t| StartAttendanceResponse { ticket: Some(t) }))
+    }
+    async fn finish_attendance(
+        &self,
+        r: Request<FinishAttendanceRequest>,
+    ) -> Reply<FinishAttendanceResponse> {
+        let owner = Owner::of(&r);
+        let ticket = tickets::apply(self, &owner, &r.into_inner().ticket_id, Move::Finish).await;
+        reply(ticket.map(|t| FinishAttendanceResponse { ticket: Some(t) }))
+    }
+    async fn mark_no_show(&self, r: Request<MarkNoShowRequest>) -> Reply<MarkNoShowResponse> {
+        let owner = Owner::of(&r);
+        let ticket =
+            tickets::apply(self, &owner, &r.into_inner().ticket_id, Move::MarkNoShow).await;
+        reply(ticket.map(|t| MarkNoShowResponse { ticket: Some(t) }))
+    }
+    async fn cancel_ticket(&self, r: Request<CancelTicketRequest>) -> Reply<CancelTicketResponse> {
+        let owner = Owner::of(&r);
+        let ticket = tickets::apply(self, &owner, &r.into_inner().ticket_id, Move::Cancel).await;
+        reply(ticket.map(|t| CancelTicketResponse { ticket: Some(t) }))
     }
 }

@@ -8,11 +8,12 @@ use crate::domain::place::{
     DESK_NAME_MAX, DESK_SERVICES_MAX, DeskPatch, NAME_MAX, NewDesk, NewService, NewUnit,
     ServicePatch, UnitPatch,
 };
-use crate::domain::{FairnessRule, Letter, TimeZone};
+use crate::domain::{FairnessRule, Letter, Priority, TimeZone};
 use malha_api::malha::queue::v1 as pb;
 use malha_kit::ServiceError;
 use malha_kit::mask::{Mask, Updatable};
 use malha_kit::page::PageRequest;
+use malha_kit::stored::StoredName;
 use malha_kit::validate::Violations;
 
 /// Parses the page fields, recording their violations with the others.
@@ -176,6 +177,21 @@ pub(super) fn desk_patch(v: &mut Violations, d: &pb::Desk, mask: &Mask) -> DeskP
     }
 }
 
+/// A ticket's priority; unspecified or unknown values are refused.
+pub(super) fn priority(v: &mut Violations, value: i32, field: &str) -> Option<Priority> {
+    let found = Priority::ALL
+        .iter()
+        .copied()
+        .find(|p| i32::from(super::convert::priority(*p)) == value);
+    if found.is_none() {
+        v.add(
+            field,
+            "required: normal or one of the preferential groups (PRIORITY_AGED_80_PLUS...)",
+        );
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +209,19 @@ mod tests {
             Err(ServiceError::InvalidArgument(list)) => list.into_iter().map(|f| f.field).collect(),
             other => panic!("expected violations, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_priority_of_the_contract_parses_and_unspecified_is_refused() {
+        for p in Priority::ALL {
+            let mut v = Violations::new();
+            let value = i32::from(super::super::convert::priority(*p));
+            assert_eq!(priority(&mut v, value, "priority"), Some(*p));
+            assert!(v.finish().is_ok());
+        }
+        let mut v = Violations::new();
+        assert_eq!(priority(&mut v, 0, "priority"), None);
+        assert_eq!(fields(v), ["priority"]);
     }
 
     #[test]

@@ -55,6 +55,18 @@ impl TicketStatus {
 }
 
 impl Move {
+    /// The step recorded in the ticket's journey.
+    pub fn step(self) -> &'static str {
+        match self {
+            Self::Call => "called",
+            Self::Recall => "recalled",
+            Self::Start => "started",
+            Self::Finish => "finished",
+            Self::MarkNoShow => "no_show",
+            Self::Cancel => "cancelled",
+        }
+    }
+
     fn past_participle(self) -> &'static str {
         match self {
             Self::Call => "called",

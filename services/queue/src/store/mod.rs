@@ -1,9 +1,10 @@
-//! Queue's SQL: [`units`], [`services`], [`desks`]. Database errors become
+//! Queue's SQL: [`units`], [`services`], [`desks`], [`tickets`]. Database errors become
 //! service errors in [`conflict`], the one place that knows what each
 //! unique and foreign key means to a caller.
 
 pub mod desks;
 pub mod services;
+pub mod tickets;
 pub mod units;
 
 use malha_kit::ServiceError;

@@ -1,7 +1,9 @@
 //! Every queue RPC through a real server and client: the admin CRUD of
-//! units, services and desks (masks, paging, idempotency, who may call what).
+//! units, services and desks (masks, paging, idempotency, who may call what),
+//! and tickets: issuing, calling by the fairness rule, attending.
 
 mod places;
+mod tickets;
 
 use tonic::transport::Channel;
 

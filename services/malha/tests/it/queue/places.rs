@@ -202,7 +202,7 @@ async fn letters_and_desk_names_are_unique_per_unit_and_desks_serve_only_their_u
         .desk
         .unwrap();
     assert_eq!(updated.name, "Guichê 1", "the implied mask leaves the name");
-    assert_eq!(updated.service_ids, [exams.id.clone()]);
+    assert_eq!(updated.service_ids, std::slice::from_ref(&exams.id));
 }
 
 #[tokio::test]

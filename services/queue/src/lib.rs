@@ -137,6 +137,6 @@ mod tests {
             );
             assert!(!policy.permits(&roles("customer")), "{path} is staff only");
         }
-        assert_eq!(count, 18, "every RPC of the contract is checked");
+        assert_eq!(count, 20, "every RPC of the contract is checked");
     }
 }

@@ -1,7 +1,10 @@
 //! Rows → proto messages.
 
-use crate::domain::{Priority, TicketStatus};
-use crate::store::{desks::DeskRow, services::ServiceRow, tickets::TicketRow, units::UnitRow};
+use crate::domain::{Priority, Step, TicketStatus};
+use crate::store::desks::DeskRow;
+use crate::store::services::ServiceRow;
+use crate::store::tickets::{StatsRow, StepRow, TicketRow};
+use crate::store::units::UnitRow;
 use malha_api::malha::queue::v1 as pb;
 use malha_kit::ServiceResult;
 use malha_kit::stored::StoredName;
@@ -83,4 +86,35 @@ pub(super) fn ticket(row: TicketRow) -> ServiceResult<pb::Ticket> {
         start_time: row.started_at.and_then(to_proto),
         finish_time: row.finished_at.and_then(to_proto),
     })
+}
+
+/// A recorded step; a step this build does not know is an error.
+pub(super) fn step(row: StepRow) -> ServiceResult<pb::JourneyStep> {
+    let kind = match Step::from_stored(&row.step)? {
+        Step::Issued => pb::StepKind::Issued,
+        Step::Called => pb::StepKind::Called,
+        Step::Recalled => pb::StepKind::Recalled,
+        Step::Started => pb::StepKind::Started,
+        Step::Finished => pb::StepKind::Finished,
+        Step::NoShow => pb::StepKind::NoShow,
+        Step::Cancelled => pb::StepKind::Cancelled,
+    };
+    Ok(pb::JourneyStep {
+        kind: kind.into(),
+        desk_id: row.desk_id.map(|id| id.to_string()).unwrap_or_default(),
+        desk_name: row.desk_name.unwrap_or_default(),
+        staff: row.staff,
+        time: to_proto(row.at),
+    })
+}
+
+pub(super) fn stats(row: StatsRow) -> pb::ServiceStats {
+    pb::ServiceStats {
+        service_id: row.service_id.to_string(),
+        letter: row.letter,
+        waiting: i32::try_from(row.waiting).unwrap_or(i32::MAX),
+        called: i32::try_from(row.called).unwrap_or(i32::MAX),
+        average_wait_seconds: row.average_wait_seconds.unwrap_or(0.0),
+        average_attendance_seconds: row.average_attendance_seconds.unwrap_or(0.0),
+    }
 }

@@ -96,4 +96,16 @@ impl QueueService for Queue {
         let ticket = tickets::apply(self, &owner, &r.into_inner().ticket_id, Move::Cancel).await;
         reply(ticket.map(|t| CancelTicketResponse { ticket: Some(t) }))
     }
+    async fn get_ticket_journey(
+        &self,
+        r: Request<GetTicketJourneyRequest>,
+    ) -> Reply<GetTicketJourneyResponse> {
+        reply(tickets::journey(self, r.into_inner()).await)
+    }
+    async fn get_queue_stats(
+        &self,
+        r: Request<GetQueueStatsRequest>,
+    ) -> Reply<GetQueueStatsResponse> {
+        reply(tickets::stats(self, r.into_inner()).await)
+    }
 }

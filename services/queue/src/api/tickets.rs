@@ -4,7 +4,7 @@ use chrono::Utc;
 
 use super::{convert, parse};
 use crate::Queue;
-use crate::domain::Move;
+use crate::domain::{Move, TimeZone};
 use crate::store;
 use crate::store::tickets::NewTicket;
 use malha_api::malha::queue::v1::*;
@@ -92,4 +92,40 @@ pub(super) async fn apply(
     let row = store::tickets::get(&mut *tx, id).await?;
     tx.commit().await?;
     convert::ticket(row)
+}
+
+pub(super) async fn journey(
+    queue: &Queue,
+    request: GetTicketJourneyRequest,
+) -> ServiceResult<GetTicketJourneyResponse> {
+    let mut v = Violations::new();
+    let id = v.uuid(&request.ticket_id, "ticket_id");
+    v.finish()?;
+    let ticket = store::tickets::get(&queue.pool, id).await?;
+    let steps = store::tickets::steps(&queue.pool, id).await?;
+    Ok(GetTicketJourneyResponse {
+        ticket: Some(convert::ticket(ticket)?),
+        steps: steps
+            .into_iter()
+            .map(convert::step)
+            .collect::<ServiceResult<_>>()?,
+    })
+}
+
+pub(super) async fn stats(
+    queue: &Queue,
+    request: GetQueueStatsRequest,
+) -> ServiceResult<GetQueueStatsResponse> {
+    let mut v = Violations::new();
+    let unit_id = v.uuid(&request.unit_id, "unit_id");
+    v.finish()?;
+    let unit = store::units::get(&queue.pool, unit_id).await?;
+    let time_zone = TimeZone::parse(&unit.time_zone)
+        .map_err(|e| anyhow::anyhow!("stored unit time zone: {e}"))?;
+    let today = time_zone.local_date(Utc::now());
+    let rows = store::tickets::stats(&queue.pool, unit_id, today).await?;
+    Ok(GetQueueStatsResponse {
+        local_date: today.to_string(),
+        services: rows.into_iter().map(convert::stats).collect(),
+    })
 }

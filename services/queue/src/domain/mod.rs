@@ -12,5 +12,5 @@ pub mod unit;
 pub use code::{Letter, TicketCode};
 pub use fairness::{Class, FairnessRule};
 pub use priority::Priority;
-pub use ticket::{Move, TicketStatus};
+pub use ticket::{Move, Step, TicketStatus};
 pub use unit::TimeZone;

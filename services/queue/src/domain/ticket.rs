@@ -54,16 +54,53 @@ impl TicketStatus {
     }
 }
 
+/// A step of a ticket's journey, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Issued,
+    Called,
+    Recalled,
+    Started,
+    Finished,
+    NoShow,
+    Cancelled,
+}
+
+impl StoredName for Step {
+    const KIND: &'static str = "ticket step";
+    const ALL: &'static [Self] = &[
+        Self::Issued,
+        Self::Called,
+        Self::Recalled,
+        Self::Started,
+        Self::Finished,
+        Self::NoShow,
+        Self::Cancelled,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Called => "called",
+            Self::Recalled => "recalled",
+            Self::Started => "started",
+            Self::Finished => "finished",
+            Self::NoShow => "no_show",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 impl Move {
     /// The step recorded in the ticket's journey.
-    pub fn step(self) -> &'static str {
+    pub fn step(self) -> Step {
         match self {
-            Self::Call => "called",
-            Self::Recall => "recalled",
-            Self::Start => "started",
-            Self::Finish => "finished",
-            Self::MarkNoShow => "no_show",
-            Self::Cancel => "cancelled",
+            Self::Call => Step::Called,
+            Self::Recall => Step::Recalled,
+            Self::Start => Step::Started,
+            Self::Finish => Step::Finished,
+            Self::MarkNoShow => Step::NoShow,
+            Self::Cancel => Step::Cancelled,
         }
     }
 
@@ -111,6 +148,7 @@ mod tests {
     #[test]
     fn stored_names_round_trip() {
         malha_kit::stored::assert_round_trips::<TicketStatus>();
+        malha_kit::stored::assert_round_trips::<Step>();
     }
 
     #[test]

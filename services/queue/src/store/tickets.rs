@@ -7,7 +7,7 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::{
-    Class, FairnessRule, Letter, Move, Priority, TicketCode, TicketStatus, TimeZone,
+    Class, FairnessRule, Letter, Move, Priority, Step, TicketCode, TicketStatus, TimeZone,
 };
 use malha_kit::stored::StoredName;
 use malha_kit::{ServiceError, ServiceResult};
@@ -111,7 +111,7 @@ pub async fn issue(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    record_step(tx, id, "issued", None, staff).await?;
+    record_step(tx, id, Step::Issued, None, staff).await?;
     Ok(id)
 }
 
@@ -119,7 +119,7 @@ pub async fn issue(
 async fn record_step(
     tx: &mut PgConnection,
     ticket_id: Uuid,
-    step: &str,
+    step: Step,
     desk_id: Option<Uuid>,
     staff: &str,
 ) -> ServiceResult<()> {
@@ -129,7 +129,7 @@ async fn record_step(
            FROM ticket_steps WHERE ticket_id = $1",
     )
     .bind(ticket_id)
-    .bind(step)
+    .bind(step.as_str())
     .bind(desk_id)
     .bind(staff)
     .execute(&mut *tx)
@@ -294,4 +294,64 @@ pub async fn apply(
     .execute(&mut *tx)
     .await?;
     record_step(tx, ticket_id, action.step(), desk_id, staff).await
+}
+
+/// A recorded step with its desk's name.
+#[derive(Debug, Clone, FromRow)]
+pub struct StepRow {
+    pub step: String,
+    pub desk_id: Option<Uuid>,
+    pub desk_name: Option<String>,
+    pub staff: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The ticket's steps in the order they happened.
+pub async fn steps(db: impl PgExecutor<'_>, ticket_id: Uuid) -> ServiceResult<Vec<StepRow>> {
+    Ok(sqlx::query_as(
+        "SELECT s.step, s.desk_id, d.name AS desk_name, s.staff, s.at
+           FROM ticket_steps s LEFT JOIN desks d ON d.id = s.desk_id
+          WHERE s.ticket_id = $1 ORDER BY s.position",
+    )
+    .bind(ticket_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// One service's numbers for a local day.
+#[derive(Debug, Clone, FromRow)]
+pub struct StatsRow {
+    pub service_id: Uuid,
+    pub letter: String,
+    pub waiting: i64,
+    pub called: i64,
+    pub average_wait_seconds: Option<f64>,
+    pub average_attendance_seconds: Option<f64>,
+}
+
+/// Every service of the unit with its numbers for `local_date`, by letter.
+pub async fn stats(
+    db: impl PgExecutor<'_>,
+    unit_id: Uuid,
+    local_date: NaiveDate,
+) -> ServiceResult<Vec<StatsRow>> {
+    Ok(sqlx::query_as(
+        "SELECT s.id AS service_id, s.letter::text AS letter,
+                count(t.id) FILTER (WHERE t.status = 'waiting') AS waiting,
+                count(t.called_at) AS called,
+                avg(EXTRACT(EPOCH FROM t.called_at - t.queued_at))::float8
+                    AS average_wait_seconds,
+                avg(EXTRACT(EPOCH FROM t.finished_at - t.started_at))
+                    FILTER (WHERE t.status = 'finished')::float8
+                    AS average_attendance_seconds
+           FROM services s
+           LEFT JOIN tickets t ON t.service_id = s.id AND t.local_date = $2
+          WHERE s.unit_id = $1
+          GROUP BY s.id, s.letter
+          ORDER BY s.letter",
+    )
+    .bind(unit_id)
+    .bind(local_date)
+    .fetch_all(db)
+    .await?)
 }

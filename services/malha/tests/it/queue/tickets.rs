@@ -426,3 +426,78 @@ async fn staff_issue_and_call_but_customers_may_not() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn the_journey_records_each_step_with_its_desk_and_stats_count_today() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = client(&app).await;
+    let clinic = clinic(&mut client, &admin).await;
+    let ticket = issue(&mut client, &admin, &clinic, Priority::Normal)
+        .await
+        .ticket
+        .unwrap();
+    issue(&mut client, &admin, &clinic, Priority::Normal).await;
+    issue(&mut client, &admin, &clinic, Priority::Nursing).await;
+    let desk = &clinic.desks[1];
+
+    // The nursing mother is called first; then the first normal ticket.
+    let nursing = call_next(&mut client, &admin, desk).await.unwrap();
+    assert_eq!(nursing.code, "A003");
+    let called = call_next(&mut client, &admin, desk).await.unwrap();
+    assert_eq!(called.id, ticket.id);
+    let id = || ticket.id.clone();
+    client
+        .recall_ticket(authed(RecallTicketRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap();
+    client
+        .start_attendance(authed(StartAttendanceRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap();
+    client
+        .finish_attendance(authed(FinishAttendanceRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap();
+
+    let journey = client
+        .get_ticket_journey(authed(GetTicketJourneyRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(journey.ticket.unwrap().status(), TicketStatus::Finished);
+    let kinds: Vec<_> = journey.steps.iter().map(JourneyStep::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            StepKind::Issued,
+            StepKind::Called,
+            StepKind::Recalled,
+            StepKind::Started,
+            StepKind::Finished
+        ]
+    );
+    assert!(journey.steps[0].desk_id.is_empty());
+    for step in &journey.steps[1..] {
+        assert_eq!(step.desk_name, "Guichê 2");
+        assert!(step.staff.starts_with("user:"), "{}", step.staff);
+    }
+
+    let stats = client
+        .get_queue_stats(authed(
+            GetQueueStatsRequest {
+                unit_id: clinic.unit.id.clone(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.local_date.len(), 10, "{}", stats.local_date);
+    assert_eq!(stats.services.len(), 1);
+    let general = &stats.services[0];
+    assert_eq!(general.letter, "A");
+    assert_eq!((general.waiting, general.called), (1, 2));
+    assert!(general.average_wait_seconds > 0.0);
+    assert!(general.average_attendance_seconds > 0.0);
+}

@@ -3,6 +3,7 @@
 //! and tickets: issuing, calling by the fairness rule, attending.
 
 mod places;
+mod seed;
 mod tickets;
 
 use tonic::transport::Channel;

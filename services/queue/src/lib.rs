@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod events;
 pub mod store;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::sync::atomic::AtomicBool;
 use malha_api::malha::queue::v1::queue_service_server::QueueServiceServer;
 use malha_kit::auth::RolePermissions;
 use malha_kit::db::{Pool, Schema};
+use malha_kit::events::EventBus;
 use malha_kit::server::{Dependency, Hosted};
 use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
 
@@ -32,6 +34,7 @@ pub static SERVICE: Service = Service {
 fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
     Ok(Arc::new(Queue::new(
         ctx.pool.clone(),
+        ctx.bus()?,
         Arc::clone(&ctx.migrated),
     )))
 }
@@ -64,13 +67,19 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
 #[derive(Clone)]
 pub struct Queue {
     pub(crate) pool: Pool,
+    bus: EventBus,
     migrated: Arc<AtomicBool>,
 }
 
 impl Queue {
-    /// Queue over `pool`; `migrated` flips once its migrations are applied.
-    pub fn new(pool: Pool, migrated: Arc<AtomicBool>) -> Self {
-        Self { pool, migrated }
+    /// Queue over `pool`, publishing on `bus`; `migrated` flips once its
+    /// migrations are applied.
+    pub fn new(pool: Pool, bus: EventBus, migrated: Arc<AtomicBool>) -> Self {
+        Self {
+            pool,
+            bus,
+            migrated,
+        }
     }
 }
 
@@ -88,10 +97,19 @@ impl Hosted for Queue {
     }
 
     fn dependencies(&self) -> Vec<Dependency> {
-        vec![Dependency::Postgres {
-            pool: self.pool.clone(),
-            migrated: Arc::clone(&self.migrated),
-        }]
+        Dependency::database_and_bus(&self.pool, &self.migrated, &self.bus)
+    }
+
+    /// The outbox relay: queue consumes nothing yet.
+    fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        malha_kit::events::start_after_migrations(
+            self.pool.clone(),
+            self.bus.clone(),
+            Arc::clone(&self.migrated),
+            Some(SCHEMA.name),
+            Vec::new(),
+            stop,
+        );
     }
 }
 

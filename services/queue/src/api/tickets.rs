@@ -3,10 +3,10 @@
 use chrono::Utc;
 
 use super::{convert, parse};
-use crate::Queue;
 use crate::domain::{Move, TimeZone};
 use crate::store;
 use crate::store::tickets::NewTicket;
+use crate::{Queue, events};
 use malha_api::malha::queue::v1::*;
 use malha_kit::ServiceResult;
 use malha_kit::idempotency::{Key, Owner};
@@ -36,9 +36,11 @@ pub(super) async fn issue(
     };
     key.once(&queue.pool, async |tx| {
         let id = store::tickets::issue(tx, new, owner.as_str(), Utc::now()).await?;
+        let ticket = convert::ticket(store::tickets::get(&mut *tx, id).await?)?;
+        events::issued(tx, &ticket).await?;
         Ok(IssueTicketResponse {
             people_ahead: store::tickets::people_ahead(&mut *tx, id).await?,
-            ticket: Some(convert::ticket(store::tickets::get(&mut *tx, id).await?)?),
+            ticket: Some(ticket),
         })
     })
     .await
@@ -69,7 +71,12 @@ pub(super) async fn call_next(
     let mut tx = queue.pool.begin().await?;
     let called = store::tickets::call_next(&mut tx, desk_id, owner.as_str(), Utc::now()).await?;
     let ticket = match called {
-        Some(id) => Some(convert::ticket(store::tickets::get(&mut *tx, id).await?)?),
+        Some(id) => {
+            let ticket = convert::ticket(store::tickets::get(&mut *tx, id).await?)?;
+            let desk = store::desks::get(&mut *tx, desk_id).await?;
+            events::called(&mut tx, &ticket, desk.name, false).await?;
+            Some(ticket)
+        }
         None => None,
     };
     tx.commit().await?;
@@ -90,8 +97,18 @@ pub(super) async fn apply(
     let mut tx = queue.pool.begin().await?;
     store::tickets::apply(&mut tx, id, action, owner.as_str(), Utc::now()).await?;
     let row = store::tickets::get(&mut *tx, id).await?;
+    let desk_id = row.desk_id;
+    let ticket = convert::ticket(row)?;
+    match (action, desk_id) {
+        (Move::Recall, Some(desk_id)) => {
+            let desk = store::desks::get(&mut *tx, desk_id).await?;
+            events::called(&mut tx, &ticket, desk.name, true).await?;
+        }
+        (Move::Finish, _) => events::finished(&mut tx, &ticket).await?,
+        _ => {}
+    }
     tx.commit().await?;
-    convert::ticket(row)
+    Ok(ticket)
 }
 
 pub(super) async fn journey(

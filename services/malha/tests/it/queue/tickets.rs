@@ -3,11 +3,12 @@
 //! attendance and who may make them.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use tonic::Code;
 
 use super::*;
-use crate::helpers::violated_fields;
+use crate::helpers::{eventually, violated_fields};
 
 /// A unit with one service (letter A) and two desks serving it.
 struct Clinic {
@@ -500,4 +501,58 @@ async fn the_journey_records_each_step_with_its_desk_and_stats_count_today() {
     assert_eq!((general.waiting, general.called), (1, 2));
     assert!(general.average_wait_seconds > 0.0);
     assert!(general.average_attendance_seconds > 0.0);
+}
+
+#[tokio::test]
+async fn issuing_calling_and_finishing_publish_their_events_through_the_outbox() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let mut client = client(&app).await;
+    let clinic = clinic(&mut client, &admin).await;
+    let ticket = issue(&mut client, &admin, &clinic, Priority::Normal)
+        .await
+        .ticket
+        .unwrap();
+    call_next(&mut client, &admin, &clinic.desks[0])
+        .await
+        .unwrap();
+    let id = || ticket.id.clone();
+    client
+        .recall_ticket(authed(RecallTicketRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap();
+    client
+        .start_attendance(authed(StartAttendanceRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap();
+    client
+        .finish_attendance(authed(FinishAttendanceRequest { ticket_id: id() }, &admin))
+        .await
+        .unwrap();
+
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let subjects: Vec<String> =
+        sqlx::query_scalar("SELECT subject FROM queue.outbox ORDER BY created_at, id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        subjects,
+        [
+            "queue.ticket.issued",
+            "queue.ticket.called",
+            "queue.ticket.called",
+            "queue.attendance.finished"
+        ]
+    );
+    // The relay hands every one of them to NATS.
+    eventually("the outbox relayed", Duration::from_secs(10), || async {
+        let unpublished: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM queue.outbox WHERE published_at IS NULL")
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        (unpublished == 0).then_some(())
+    })
+    .await;
 }

@@ -17,6 +17,7 @@ pub static TARGETS: &[&Target] = &[
     &malha_suppliers::SERVICE,
     &malha_payments::SERVICE,
     &malha_orders::SERVICE,
+    &malha_queue::SERVICE,
 ];
 
 /// Resolves `identity,orders` or `all` to targets; unknown names are an error

@@ -17,9 +17,21 @@ pub const CUSTOMER: &str = "customer";
 pub const CUSTOMER_IDENTIFIED: &str = "customer.identified";
 /// A service calling another with its own token.
 pub const SERVICE: &str = "service";
+/// Clinic reception: issues and calls tickets at the front desks.
+pub const RECEPTIONIST: &str = "receptionist";
+/// A clinic doctor: calls and attends patients in a consulting room.
+pub const DOCTOR: &str = "doctor";
 
 /// Roles a user account or service account may hold.
-pub const ASSIGNABLE: [&str; 5] = [ADMIN, EMPLOYEE, NURSE, PHARMACIST, SERVICE];
+pub const ASSIGNABLE: [&str; 7] = [
+    ADMIN,
+    EMPLOYEE,
+    NURSE,
+    PHARMACIST,
+    SERVICE,
+    RECEPTIONIST,
+    DOCTOR,
+];
 
 /// Validates and normalises a role list: known roles, no duplicates, sorted.
 pub fn parse_roles(roles: &[String]) -> Result<Vec<String>, String> {
@@ -56,6 +68,10 @@ mod tests {
         assert_eq!(
             parse_roles(&["Pharmacist".into(), "nurse".into()]).unwrap(),
             ["nurse", "pharmacist"]
+        );
+        assert_eq!(
+            parse_roles(&["doctor".into(), "Receptionist".into()]).unwrap(),
+            ["doctor", "receptionist"]
         );
         assert!(parse_roles(&[]).is_err());
         assert!(parse_roles(&["root".into()]).is_err());

@@ -317,3 +317,181 @@ pub async fn snack_bar_menu(url: &str) -> anyhow::Result<()> {
     tracing::info!("snack-bar menu loaded");
     Ok(())
 }
+
+/// The demo clinic's name; the seed leaves a unit with this name alone.
+pub const DEMO_CLINIC: &str = "Clínica Malha Centro";
+/// The demo receptionist's and doctor's logins and password.
+pub const DEMO_CLINIC_STAFF: [(&str, &str, &str); 2] = [
+    ("rita", "Rita Recepção", "receptionist"),
+    ("dr.paulo", "Dr. Paulo Almeida", "doctor"),
+];
+/// The demo clinic staff's password. Change it outside a laptop.
+pub const DEMO_CLINIC_PASSWORD: &str = "malha-clinic";
+
+/// The demo clinic: one unit (São Paulo time) with three services, four
+/// desks, a receptionist and a doctor. Logs in as the demo administrator;
+/// idempotent (a unit with the demo name, or a user with a demo username,
+/// is left alone).
+pub async fn clinic(url: &str) -> anyhow::Result<()> {
+    use malha_api::malha::queue::v1::queue_service_client::QueueServiceClient;
+    use malha_api::malha::queue::v1::{
+        CreateDeskRequest, CreateServiceRequest, CreateUnitRequest, Desk, ListUnitsRequest,
+        Service, Unit,
+    };
+
+    /// (name, letter).
+    const SERVICES: [(&str, &str); 3] = [("Clínica geral", "A"), ("Exames", "E"), ("Triagem", "T")];
+    /// (desk, letters of the services it serves).
+    const DESKS: [(&str, &[&str]); 4] = [
+        ("Guichê 1", &["A", "E", "T"]),
+        ("Guichê 2", &["A", "E", "T"]),
+        ("Consultório 1", &["A"]),
+        ("Sala de exames", &["E"]),
+    ];
+
+    let mut identity = IdentityServiceClient::connect(url.to_owned()).await?;
+    let token = identity
+        .login(LoginRequest {
+            username: DEMO_ADMIN_USERNAME.into(),
+            password: DEMO_ADMIN_PASSWORD.into(),
+        })
+        .await?
+        .into_inner()
+        .tokens
+        .map(|t| t.access_token)
+        .unwrap_or_default();
+    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {token}").parse()?;
+
+    let users = identity
+        .list_users(with_bearer(
+            ListUsersRequest {
+                page_size: 500,
+                page_token: String::new(),
+            },
+            &bearer,
+        ))
+        .await?
+        .into_inner()
+        .users;
+    for (username, name, role) in DEMO_CLINIC_STAFF {
+        if users.iter().any(|u| u.username == username) {
+            continue;
+        }
+        let person = with_bearer(
+            CreatePersonRequest {
+                name: name.into(),
+                email: format!("{}@malha.local", username.replace('.', "")),
+                kind: PersonKind::Employee as i32,
+                request_id: String::new(),
+            },
+            &bearer,
+        );
+        let person = identity
+            .create_person(person)
+            .await?
+            .into_inner()
+            .person
+            .unwrap_or_default();
+        let user = with_bearer(
+            CreateUserRequest {
+                person_id: person.id,
+                username: username.into(),
+                password: DEMO_CLINIC_PASSWORD.into(),
+                roles: vec![role.into()],
+                request_id: String::new(),
+                // Vouched for: no activation e-mail.
+                active: true,
+            },
+            &bearer,
+        );
+        identity.create_user(user).await?;
+    }
+
+    let mut queue = QueueServiceClient::connect(url.to_owned()).await?;
+    let units = queue
+        .list_units(with_bearer(
+            ListUnitsRequest {
+                page_size: 500,
+                page_token: String::new(),
+            },
+            &bearer,
+        ))
+        .await?
+        .into_inner()
+        .units;
+    if units.iter().any(|u| u.name == DEMO_CLINIC) {
+        return Ok(());
+    }
+    let unit = with_bearer(
+        CreateUnitRequest {
+            unit: Some(Unit {
+                name: DEMO_CLINIC.into(),
+                ..Unit::default()
+            }),
+            request_id: String::new(),
+        },
+        &bearer,
+    );
+    let unit = queue
+        .create_unit(unit)
+        .await?
+        .into_inner()
+        .unit
+        .unwrap_or_default();
+    let mut letters = Vec::new();
+    for (name, letter) in SERVICES {
+        let service = with_bearer(
+            CreateServiceRequest {
+                service: Some(Service {
+                    unit_id: unit.id.clone(),
+                    name: name.into(),
+                    letter: letter.into(),
+                    ..Service::default()
+                }),
+                request_id: String::new(),
+            },
+            &bearer,
+        );
+        let service = queue
+            .create_service(service)
+            .await?
+            .into_inner()
+            .service
+            .unwrap_or_default();
+        letters.push((letter, service.id));
+    }
+    for (name, serves) in DESKS {
+        let service_ids = letters
+            .iter()
+            .filter(|(letter, _)| serves.contains(letter))
+            .map(|(_, id)| id.clone())
+            .collect();
+        let desk = with_bearer(
+            CreateDeskRequest {
+                desk: Some(Desk {
+                    unit_id: unit.id.clone(),
+                    name: name.into(),
+                    service_ids,
+                    ..Desk::default()
+                }),
+                request_id: String::new(),
+            },
+            &bearer,
+        );
+        queue.create_desk(desk).await?;
+    }
+    Ok(())
+}
+
+/// `message` with the administrator's bearer token.
+fn with_bearer<T>(
+    message: T,
+    bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", bearer.clone());
+    request
+}

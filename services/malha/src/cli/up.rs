@@ -108,6 +108,9 @@ pub(super) async fn run(mut args: UpArgs) -> anyhow::Result<()> {
         seed::snack_bar_menu(&grpc)
             .await
             .context("loading the snack-bar menu")?;
+        seed::clinic(&grpc)
+            .await
+            .context("loading the demo clinic")?;
     }
     print_banner(&args, &server, edge.addr.port());
 

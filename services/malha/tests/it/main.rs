@@ -17,4 +17,5 @@ mod migrations;
 mod orders;
 mod payments;
 mod projects;
+mod queue;
 mod suppliers;

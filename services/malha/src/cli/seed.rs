@@ -84,34 +84,13 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
         Err(status) if status.code() == Code::FailedPrecondition => {}
         Err(status) => return Err(status.into()),
     }
-    let token = identity
-        .login(LoginRequest {
-            username: DEMO_ADMIN_USERNAME.into(),
-            password: DEMO_ADMIN_PASSWORD.into(),
-        })
-        .await?
-        .into_inner()
-        .tokens
-        .map(|t| t.access_token)
-        .unwrap_or_default();
-    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-        format!("Bearer {token}").parse()?;
-    fn authed<T>(
-        message: T,
-        bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    ) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", bearer.clone());
-        request
-    }
+    let bearer = admin_bearer(&mut identity).await?;
 
     // Request ids are remembered for a day only, so what exists is looked up
     // (a demo database is small: one page of users); fixed request ids still
     // make a retried step within the day idempotent.
     let users = identity
-        .list_users(authed(
+        .list_users(with_bearer(
             malha_api::identity::ListUsersRequest {
                 page_size: 500,
                 page_token: String::new(),
@@ -126,7 +105,7 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
             continue;
         }
         let person = identity
-            .create_person(authed(
+            .create_person(with_bearer(
                 CreatePersonRequest {
                     name: staff.name.into(),
                     email: format!("{}@malha.local", staff.username),
@@ -140,7 +119,7 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
             .person
             .unwrap_or_default();
         identity
-            .create_user(authed(
+            .create_user(with_bearer(
                 CreateUserRequest {
                     person_id: person.id,
                     username: staff.username.into(),
@@ -230,29 +209,7 @@ pub async fn snack_bar_menu(url: &str) -> anyhow::Result<()> {
         ),
     ];
 
-    let token = IdentityServiceClient::connect(url.to_owned())
-        .await?
-        .login(LoginRequest {
-            username: DEMO_ADMIN_USERNAME.into(),
-            password: DEMO_ADMIN_PASSWORD.into(),
-        })
-        .await?
-        .into_inner()
-        .tokens
-        .map(|t| t.access_token)
-        .unwrap_or_default();
-    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-        format!("Bearer {token}").parse()?;
-    fn authed<T>(
-        message: T,
-        bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
-    ) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", bearer.clone());
-        request
-    }
+    let bearer = admin_bearer(&mut IdentityServiceClient::connect(url.to_owned()).await?).await?;
     let mut orders = OrdersServiceClient::connect(url.to_owned()).await?;
     let existing = orders
         .list_categories(ListCategoriesRequest {})
@@ -263,7 +220,7 @@ pub async fn snack_bar_menu(url: &str) -> anyhow::Result<()> {
         let category = match existing.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
             Some(category) => category.clone(),
             None => orders
-                .create_category(authed(
+                .create_category(with_bearer(
                     CreateCategoryRequest {
                         category: Some(Category {
                             name: name.into(),
@@ -294,7 +251,7 @@ pub async fn snack_bar_menu(url: &str) -> anyhow::Result<()> {
                 continue;
             }
             orders
-                .create_product(authed(
+                .create_product(with_bearer(
                     CreateProductRequest {
                         product: Some(Product {
                             category_id: category.id.clone(),
@@ -350,18 +307,7 @@ pub async fn clinic(url: &str) -> anyhow::Result<()> {
     ];
 
     let mut identity = IdentityServiceClient::connect(url.to_owned()).await?;
-    let token = identity
-        .login(LoginRequest {
-            username: DEMO_ADMIN_USERNAME.into(),
-            password: DEMO_ADMIN_PASSWORD.into(),
-        })
-        .await?
-        .into_inner()
-        .tokens
-        .map(|t| t.access_token)
-        .unwrap_or_default();
-    let bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-        format!("Bearer {token}").parse()?;
+    let bearer = admin_bearer(&mut identity).await?;
 
     let users = identity
         .list_users(with_bearer(
@@ -482,6 +428,23 @@ pub async fn clinic(url: &str) -> anyhow::Result<()> {
         queue.create_desk(desk).await?;
     }
     Ok(())
+}
+
+/// The demo administrator's bearer token, logged in through `identity`.
+async fn admin_bearer(
+    identity: &mut IdentityServiceClient<tonic::transport::Channel>,
+) -> anyhow::Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
+    let token = identity
+        .login(LoginRequest {
+            username: DEMO_ADMIN_USERNAME.into(),
+            password: DEMO_ADMIN_PASSWORD.into(),
+        })
+        .await?
+        .into_inner()
+        .tokens
+        .map(|t| t.access_token)
+        .unwrap_or_default();
+    Ok(format!("Bearer {token}").parse()?)
 }
 
 /// `message` with the administrator's bearer token.

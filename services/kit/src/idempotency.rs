@@ -81,8 +81,9 @@ impl Owner {
 pub struct Key {
     owner: Owner,
     rpc: &'static str,
-    request_id: Option<Uuid>,
-    request_hash: [u8; 32],
+    /// The caller's `request_id` and the request's hash; `None` (no key):
+    /// nothing is hashed or stored, every claim is fresh.
+    keyed: Option<(Uuid, [u8; 32])>,
 }
 
 /// What a claim found.
@@ -133,8 +134,8 @@ impl Key {
         Self {
             owner: owner.clone(),
             rpc,
-            request_id,
-            request_hash: request_hash(request),
+            // Hashing encodes the whole request: only worth it with a key.
+            keyed: request_id.map(|id| (id, request_hash(request))),
         }
     }
 
@@ -145,7 +146,7 @@ impl Key {
         &self,
         tx: &mut PgConnection,
     ) -> ServiceResult<Claim<R>> {
-        let Some(request_id) = self.request_id else {
+        let Some((request_id, ours)) = self.keyed else {
             return Ok(Claim::Fresh);
         };
         self.purge_expired(tx, request_id).await?;
@@ -160,7 +161,7 @@ impl Key {
             .bind(self.owner.as_str())
             .bind(self.rpc)
             .bind(request_id)
-            .bind(self.request_hash.as_slice())
+            .bind(ours.as_slice())
             .bind(KEY_LIFETIME.as_secs_f64())
             .fetch_optional(&mut *tx)
             .await?;
@@ -179,7 +180,7 @@ impl Key {
             let Some((hash, response)) = stored else {
                 continue;
             };
-            return match compare(&hash, response, &self.request_hash) {
+            return match compare(&hash, response, &ours) {
                 Stored::Response(bytes) => R::decode(bytes.as_slice())
                     .context("decoding a stored idempotent response")
                     .map(Claim::Replay)
@@ -203,7 +204,7 @@ impl Key {
         tx: &mut PgConnection,
         response: &impl prost::Message,
     ) -> ServiceResult<()> {
-        let Some(request_id) = self.request_id else {
+        let Some((request_id, _)) = self.keyed else {
             return Ok(());
         };
         sqlx::query(

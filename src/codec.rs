@@ -63,21 +63,56 @@ impl<U: Message + Default + CheckFields> Decoder for CheckedDecoder<U> {
     }
 }
 
-/// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming every field, as
-/// the kit's own errors carry it.
+/// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` naming every refused
+/// field of a request.
 pub fn invalid_fields(violations: &crate::checks::Violations) -> Status {
-    use crate::google::rpc;
-    let fields: Vec<&str> = violations.0.iter().map(|v| v.field.as_str()).collect();
-    let message = format!("invalid fields: {}", fields.join(", "));
-    let bad_request = rpc::BadRequest {
-        field_violations: violations
+    bad_request(
+        violations
             .0
             .iter()
-            .map(|v| rpc::bad_request::FieldViolation {
-                field: v.field.clone(),
-                description: v.description.clone(),
-                ..Default::default()
-            })
+            .map(|v| (v.field.as_str(), v.description.as_str())),
+    )
+}
+
+/// Violations listed in one `INVALID_ARGUMENT`.
+pub const MAX_VIOLATIONS: usize = 25;
+/// A field path longer than this is clipped.
+const MAX_FIELD_CHARS: usize = 120;
+/// A description longer than this is clipped.
+const MAX_DESCRIPTION_CHARS: usize = 200;
+
+/// `INVALID_ARGUMENT` with a `google.rpc.BadRequest` of `(field,
+/// description)` pairs, the one shape every service's field errors take.
+///
+/// The details travel in a trailer, and HTTP/2 clients reset a stream whose
+/// headers exceed 16 KiB, which shows up as a protocol error instead of this
+/// status. So at most [`MAX_VIOLATIONS`] violations are listed, each clipped,
+/// and the message counts the rest. A 1000-item list with a bad field in
+/// each was a protocol error before (found by `malha fuzz`).
+pub fn bad_request<'a>(violations: impl IntoIterator<Item = (&'a str, &'a str)>) -> Status {
+    use crate::google::rpc;
+    let all: Vec<(&str, &str)> = violations.into_iter().collect();
+    let shown = &all[..all.len().min(MAX_VIOLATIONS)];
+    let fields: Vec<String> = shown
+        .iter()
+        .map(|(field, _)| clip(field, MAX_FIELD_CHARS))
+        .collect();
+    let more = match all.len() - shown.len() {
+        0 => String::new(),
+        n => format!(" (and {n} more)"),
+    };
+    let message = format!("invalid fields: {}{more}", fields.join(", "));
+    let bad_request = rpc::BadRequest {
+        field_violations: shown
+            .iter()
+            .zip(&fields)
+            .map(
+                |((_, description), field)| rpc::bad_request::FieldViolation {
+                    field: field.clone(),
+                    description: clip(description, MAX_DESCRIPTION_CHARS),
+                    ..Default::default()
+                },
+            )
             .collect(),
     };
     let status = rpc::Status {
@@ -93,4 +128,11 @@ pub fn invalid_fields(violations: &crate::checks::Violations) -> Status {
         message,
         status.encode_to_vec().into(),
     )
+}
+
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
 }

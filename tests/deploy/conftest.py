@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,62 @@ def dev() -> Manifests:
     return Manifests(render("-f", str(CHART / "ci" / "dev-values.yaml")).stdout)
 
 
+PGBOUNCER_VALUES = CHART / "ci" / "pgbouncer-values.yaml"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Manifests:
+    """ci/pgbouncer-values.yaml: PgBouncer on (mesh: istio)."""
+    return Manifests(render("-f", str(PGBOUNCER_VALUES)).stdout)
+
+
+def pgbouncer_ini(m: Manifests) -> dict[str, dict[str, str]]:
+    """The rendered pgbouncer.ini: section -> key -> value (';' comments dropped)."""
+    cm = m.get("ConfigMap", f"{RELEASE}-pgbouncer")
+    assert cm, "no PgBouncer ConfigMap"
+    ini: dict[str, dict[str, str]] = {}
+    section = None
+    for line in cm["data"]["pgbouncer.ini"].splitlines():
+        line = line.strip()
+        if not line or line.startswith(";"):
+            continue
+        if line.startswith("["):
+            section = ini.setdefault(line.strip("[]"), {})
+            continue
+        key, _, value = line.partition("=")
+        assert section is not None and key.strip() not in section, f"stray or repeated line: {line}"
+        section[key.strip()] = value.strip()
+    return ini
+
+
+def connstring(s: str) -> dict[str, str]:
+    """A PgBouncer [databases] value: key=value pairs, values bare or 'quoted' ('' is a quote)."""
+    out, i = {}, 0
+    while i < len(s):
+        while i < len(s) and s[i] == " ":
+            i += 1
+        if i == len(s):
+            break
+        eq = s.index("=", i)
+        key, i = s[i:eq].strip(), eq + 1
+        if s[i:i + 1] == "'":
+            i, value = i + 1, ""
+            while True:
+                q = s.index("'", i)
+                value += s[i:q]
+                if s[q + 1:q + 2] == "'":
+                    value, i = value + "'", q + 2
+                else:
+                    i = q + 1
+                    break
+        else:
+            end = s.find(" ", i)
+            end = len(s) if end < 0 else end
+            value, i = s[i:end], end
+        out[key] = value
+    return out
+
+
 def name(component: str) -> str:
     """Object name the chart gives a component for release `malha`."""
     return f"{RELEASE}-{component}"
@@ -143,14 +200,73 @@ def workdir():
     shutil.rmtree(d, ignore_errors=True)
 
 
+JAEGER_CONFIG = """
+service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces: {receivers: [otlp], processors: [batch], exporters: [jaeger_storage_exporter]}
+  telemetry:
+    metrics: {level: none}
+    logs: {level: warn}
+extensions:
+  jaeger_storage:
+    backends: {memstore: {memory: {max_traces: 10000}}}
+  jaeger_query:
+    storage: {traces: memstore}
+    http: {endpoint: "127.0.0.1:%(query)d"}
+    grpc: {endpoint: "127.0.0.1:%(query_grpc)d"}
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:%(otlp)d"}
+processors:
+  batch: {timeout: 100ms}
+exporters:
+  jaeger_storage_exporter: {trace_storage: memstore}
+"""
+
+
 @pytest.fixture(scope="session")
-def malha(workdir):
+def jaeger(workdir):
+    """Jaeger v2 (in memory): OTLP/gRPC in, its query API (what Grafana's
+    Jaeger data source reads) out. scripts/check-deploy builds it (env JAEGER)."""
+    exe = os.environ.get("JAEGER") or shutil.which("jaeger")
+    if not exe or not os.access(exe, os.X_OK):
+        pytest.fail("jaeger not built: run scripts/check-deploy --deps (it builds tests/deploy/jaeger) or set JAEGER")
+    ports = {"otlp": free_port(), "query": free_port(), "query_grpc": free_port()}
+    cfg = workdir / "jaeger.yaml"
+    cfg.write_text(JAEGER_CONFIG % ports)
+    log = workdir / "jaeger.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([exe, f"--config=file:{cfg}"], stdout=out, stderr=subprocess.STDOUT)
+    query = f"http://127.0.0.1:{ports['query']}"
+
+    def ready():
+        try:
+            return urllib.request.urlopen(query + "/api/services", timeout=1).status == 200
+        except OSError:
+            return False
+    try:
+        wait_for("jaeger", ready, proc, log, timeout=30)
+        yield {"otlp": f"http://127.0.0.1:{ports['otlp']}", "query": query}
+    finally:
+        proc.kill()  # in-memory storage: nothing to keep
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def malha(workdir, jaeger):
     """A live `malha up` (its own PostgreSQL and nats-server on private ports):
-    every service on one gRPC port, its local edge and admin on others."""
+    every service on one gRPC port, its local edge and admin on others. It
+    exports its traces to `jaeger` and logs JSON lines (with the kit's and
+    the edge's per-call debug lines, which carry trace ids) to malha.log."""
     grpc, admin, edge = free_port(), free_port(), free_port()
-    env = dict(os.environ, MALHA_GRPC_ADDR=f"127.0.0.1:{grpc}", MALHA_ADMIN_ADDR=f"127.0.0.1:{admin}")
+    env = dict(os.environ, MALHA_GRPC_ADDR=f"127.0.0.1:{grpc}", MALHA_ADMIN_ADDR=f"127.0.0.1:{admin}",
+               OTEL_EXPORTER_OTLP_ENDPOINT=jaeger["otlp"], OTEL_BSP_SCHEDULE_DELAY="200",
+               RUST_LOG="info,malha_kit=debug,malha_edge=debug,h2=warn,hyper=warn,tower=warn,sqlx=warn")
+    env.pop("OTEL_SERVICE_NAME", None)  # one process, each span under its target's name
     log = workdir / "malha.log"
-    cmd = [os.environ["MALHA_BIN"], "up", "--data-dir", str(workdir / "data"),
+    cmd = [os.environ["MALHA_BIN"], "--log-format", "json", "up", "--data-dir", str(workdir / "data"),
            "--pg-port", str(free_port()), "--nats-port", str(free_port()),
            "--edge-addr", f"127.0.0.1:{edge}"]
     with open(log, "w") as out:
@@ -158,6 +274,6 @@ def malha(workdir):
     try:
         wait_for("malha up", lambda: any(l.startswith("Malha is up") for l in log.read_text().splitlines()),
                  proc, log)
-        yield {"grpc": grpc, "admin": admin, "edge": f"http://127.0.0.1:{edge}"}
+        yield {"grpc": grpc, "admin": admin, "edge": f"http://127.0.0.1:{edge}", "log": log}
     finally:
         stop(proc)

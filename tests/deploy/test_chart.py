@@ -103,9 +103,9 @@ def test_ports_probes_and_drain_match_the_binary(rendered, targets, mesh):
         assert pod["terminationGracePeriodSeconds"] > drain
 
 
-@pytest.mark.parametrize("mesh", MESHES)
-def test_resources_and_hardening(rendered, mesh):
-    m = rendered[mesh]
+@pytest.mark.parametrize("mesh", MESHES + ("pgbouncer",))
+def test_resources_and_hardening(rendered, pgbouncer, mesh):
+    m = pgbouncer if mesh == "pgbouncer" else rendered[mesh]
     for kind in ("Deployment", "Job"):
         for obj in m.of(kind):
             pod = obj["spec"]["template"]["spec"]
@@ -144,13 +144,14 @@ def test_service_discovery_and_callee_urls(rendered, graph, mesh):
 
 
 @pytest.mark.parametrize("mesh", MESHES)
-def test_orders_alone_gets_its_service_account_from_a_secret(rendered, targets, mesh):
-    secret = yaml.safe_load((CHART / "values.yaml").read_text())["clientCredentials"]["orders"]
+def test_only_the_targets_calling_on_their_own_behalf_get_a_service_account(rendered, targets, mesh):
+    secrets = yaml.safe_load((CHART / "values.yaml").read_text())["clientCredentials"]
+    assert {"orders", "care"} <= secrets.keys(), secrets
     for t in targets:
         e = env(container(rendered[mesh].get("Deployment", name(t))))
-        if t == "orders":
+        if t in secrets:
             for key in ("MALHA_CLIENT_ID", "MALHA_CLIENT_SECRET"):
-                assert e[key] == {"secretKeyRef": {"name": secret, "key": key}}, e[key]
+                assert e[key] == {"secretKeyRef": {"name": secrets[t], "key": key}}, e[key]
         else:
             assert "MALHA_CLIENT_ID" not in e and "MALHA_CLIENT_SECRET" not in e, t
 
@@ -219,3 +220,16 @@ def test_readme_lists_every_value():
     readme = (CHART / "README.md").read_text()
     missing = [p for p in _leaves(values) if f"`{p}`" not in readme]
     assert not missing, f"charts/malha/README.md does not list: {missing}"
+
+
+def test_grafana_gets_the_prometheus_and_jaeger_data_sources(rendered):
+    """The data sources ConfigMap the Grafana sidecar loads: the dashboard's
+    Prometheus and the Jaeger query API (test_traces.py reads the same API)."""
+    cm = rendered["none"].get("ConfigMap", name("datasources"))
+    assert cm and cm["metadata"]["labels"]["grafana_datasource"] == "1"
+    sources = yaml.safe_load(cm["data"]["malha-datasources.yaml"])["datasources"]
+    by_type = {s["type"]: s for s in sources}
+    assert set(by_type) == {"prometheus", "jaeger"}
+    assert by_type["jaeger"]["url"].startswith("http") and by_type["prometheus"]["url"].startswith("http")
+    dashboard = rendered["none"].get("ConfigMap", name("dashboard"))
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"

@@ -59,6 +59,8 @@ def local_config(cfg: dict, grpc_port: int, port: int, admin_port: int, metrics_
             sa["port_value"] = port
         elif c["name"] == "envoy_admin":
             sa["port_value"] = admin_port
+        elif c["name"] == "otel_collector":
+            pass  # as rendered (config.otlpEndpoint)
         else:
             sa["address"], sa["port_value"] = "127.0.0.1", grpc_port
     return cfg
@@ -212,15 +214,76 @@ def test_a_sites_burst_from_one_address_passes_the_shipped_rate_limit(envoy):
     assert statuses.count(200) == 600, {s: statuses.count(s) for s in set(statuses)}
 
 
-@pytest.mark.parametrize("query", ["page_size=abc", "nosuch=1"])
-def test_a_bad_query_parameter_is_invalid_argument_on_both(malha, envoy, token, query):
-    """The transcoder rejects these itself, in its own words (no field
-    violations yet): the status and the google.rpc.Status code agree."""
-    (ls, _, lb), (rs, rh, rb) = both(malha, envoy, "GET", f"/v1/identity/customers?{query}",
-                                     headers={"authorization": f"Bearer {token}"})
-    lj, rj = json.loads(lb), json.loads(rb)
-    assert ls == rs == 400 and lj["code"] == rj["code"] == 3, (lj, rj)
-    assert rh.get("content-type") == "application/json" and rj["message"], rj
+@pytest.mark.parametrize("query, field, description", [
+    ("page_size=abc", "page_size", 'invalid value "abc" for type TYPE_INT32'),
+    ("page_size=99999999999", "page_size", 'invalid value "99999999999" for type TYPE_INT32'),
+    ("nosuch=1", "nosuch", 'unknown field "nosuch" in malha.identity.v1.ListCustomersRequest'),
+])
+def test_a_bad_query_parameter_is_the_same_field_violation_on_both(malha, envoy, token, query, field,
+                                                                   description):
+    """Envoy's transcoder refuses these itself, in a sentence; the chart's
+    Envoy turns it into the field violation the local edge answers."""
+    (ls, lh, lb), (rs, rh, rb) = both(malha, envoy, "GET", f"/v1/identity/customers?{query}",
+                                      headers={"authorization": f"Bearer {token}"})
+    status, body = agree((ls, lh, lb), (rs, rh, rb))
+    assert status == 400 and rh.get("content-type") == "application/json", (status, rh)
+    assert body == {"code": 3, "message": f"invalid fields: {field}", "details": [
+        {"@type": "type.googleapis.com/google.rpc.BadRequest",
+         "fieldViolations": [{"field": field, "description": description}]}]}, body
+
+
+def test_a_body_over_the_size_limit_is_413_on_both(malha, envoy):
+    """1 MiB is the local edge's limit and the chart's edge.maxRequestBytes."""
+    body = json.dumps({"username": "a" * (1 << 20), "password": "x"}).encode()
+    status, body = agree(*both(malha, envoy, "POST", "/v1/identity/login", body))
+    assert status == 413 and body == {"code": 8, "message": "the request body exceeds 1048576 bytes"}, body
+
+
+@pytest.fixture(scope="module")
+def backend_down(rendered, workdir):
+    """Both edges in front of a gRPC address where nothing listens: the local
+    edge alone (`malha serve --target edge`) and Envoy with the chart's config."""
+    dead, local_port = free_port(), free_port()
+    log = workdir / "edge-alone.log"
+    env = dict(os.environ, MALHA_EDGE_ADDR=f"127.0.0.1:{local_port}", MALHA_UPSTREAM_URL=f"http://127.0.0.1:{dead}",
+               MALHA_ADMIN_ADDR=f"127.0.0.1:{free_port()}")
+    with open(log, "w") as out:
+        edge = subprocess.Popen([os.environ["MALHA_BIN"], "serve", "--target", "edge"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    descriptor = workdir / "malha-down.pb"
+    subprocess.run([os.environ["MALHA_BIN"], "descriptor", "--out", str(descriptor)], check=True,
+                   capture_output=True)
+    port, admin = free_port(), free_port()
+    path = workdir / "envoy-down.yaml"
+    path.write_text(yaml.safe_dump(local_config(rendered["none"].envoy(), dead, port, admin, free_port(), descriptor)))
+    envoy_log = workdir / "envoy-down.log"
+    with open(envoy_log, "w") as out:
+        proxy = subprocess.Popen([envoy_exe(), "-c", str(path), "--disable-hot-restart", "-l", "warning",
+                                  "--concurrency", "1", "--base-id", str(free_port())],
+                                 stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def up(url):
+            def ready():
+                try:
+                    return urllib.request.urlopen(url, timeout=1).status == 200
+                except urllib.error.HTTPError:
+                    return True  # answering, if not ready
+                except OSError:
+                    return False
+            return ready
+        wait_for("malha serve --target edge", up(f"http://127.0.0.1:{local_port}/healthz"), edge, log, timeout=30)
+        wait_for("envoy", up(f"http://127.0.0.1:{admin}/ready"), proxy, envoy_log, timeout=30)
+        yield {"edge": f"http://127.0.0.1:{local_port}"}, f"http://127.0.0.1:{port}"
+    finally:
+        for p in (edge, proxy):
+            p.terminate()
+            p.wait(timeout=10)
+
+
+def test_503_when_the_service_is_down(backend_down):
+    local, real = backend_down
+    status, body = agree(*both(local, real, "GET", "/v1/menu"))
+    assert status == 503 and body == {"code": 14, "message": "the service is unavailable"}, body
 
 
 def test_enum_and_timestamp_fields(malha, envoy, token):
@@ -305,9 +368,33 @@ def test_server_stream(malha, envoy):
     status, body = agree(*both(malha, envoy, "GET",
                                "/v1/orders/00000000-0000-4000-8000-000000000000:watch", headers=h))
     assert status == 404 and body["code"] == 5, body
-    # The first message (the order as it stands) is the same on both edges;
-    # the framing differs (SSE on the local edge, a JSON array on Envoy).
+    # By default both frame the stream as one JSON array (Envoy's framing),
+    # and the first message (the order as it stands) is the same.
     local = first_stream_message(malha["edge"], f"/v1/orders/{order}:watch", h)
     real = first_stream_message(envoy, f"/v1/orders/{order}:watch", h)
     assert local[0] == real[0] == 200
+    assert local[1].split(";")[0] == real[1].split(";")[0] == "application/json", (local, real)
     assert local[2] == real[2] and local[2]["order"]["id"] == order, (local, real)
+    # Server-Sent Events are the local edge's extra, on request.
+    sse = first_stream_message(malha["edge"], f"/v1/orders/{order}:watch", {**h, "accept": "text/event-stream"})
+    assert sse[1].startswith("text/event-stream") and sse[2] == local[2], sse
+
+
+def test_http_body_is_the_raw_image_on_both(malha, envoy, token):
+    """A google.api.HttpBody reply (pharmacy's QR code) is the image itself on
+    both edges: its content type and the same bytes; errors stay JSON."""
+    h = {"authorization": f"Bearer {token}"}
+    status, _, raw = call(malha["edge"], "POST", "/v1/pharmacy/dispensers",
+                          {"code": f"PYX-CONF-{uuid.uuid4().hex[:6]}", "name": "Conformance",
+                           "location": {"building": "A", "floor": "1", "ward": "UTI"}}, h)
+    assert status == 200, raw
+    dispenser = json.loads(raw)["dispenser"]["id"]
+    (ls, lh, lb), (rs, rh, rb) = both(malha, envoy, "GET",
+                                      f"/v1/pharmacy/dispensers/{dispenser}/qr.png", headers=h)
+    assert ls == rs == 200, (ls, rs, rb[:200])
+    assert lh["content-type"] == rh["content-type"] == "image/png"
+    assert lb[:8] == b"\x89PNG\r\n\x1a\n" and lb == rb
+    status, body = agree(*both(malha, envoy, "GET",
+                               "/v1/pharmacy/dispensers/00000000-0000-4000-8000-000000000000/qr.png",
+                               headers=h))
+    assert status == 404 and body["code"] == 5, body

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MESHES, ROOT, name
+from conftest import MESHES, ROOT, Manifests, name, render
 
 HCM = "envoy.filters.network.http_connection_manager"
 
@@ -195,3 +195,33 @@ def test_envoys_own_answers_are_status_json(envoy):
     codes = {400: 3, 401: 16, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
     assert {s: b["code"] for s, b in mapped.items()} == codes
     assert all(b["message"] for b in mapped.values())
+
+
+def shipped(*sets: str) -> dict:
+    """The edge config with the chart's defaults (plus what the chart requires)."""
+    args = ["--set", "database.url=postgres://malha@db:5432/malha", "--set", "database.maxConnections=1000",
+            "--set", "eventBus.url=nats://nats:4222", "--set", "keyEncryption.existingSecret=malha-keys"]
+    for s in sets:
+        args += ["--set", s]
+    return Manifests(render(*args).stdout).envoy()
+
+
+def test_envoy_traces_only_when_a_collector_is_configured():
+    """As shipped, Envoy exports no spans (a collector that does not exist
+    would cost CPU per request); with config.otlpEndpoint it joins the
+    services' traces through that collector."""
+    default = shipped()
+    assert "tracing" not in hcm(default), "no collector configured: no tracing"
+    assert "otel_collector" not in clusters(default)
+    cfg = shipped("config.otlpEndpoint=http://otel-collector.observability:4317")
+    tracing = hcm(cfg)["tracing"]["provider"]
+    assert tracing["name"] == "envoy.tracers.opentelemetry"
+    assert tracing["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"] == "otel_collector"
+    assert tracing["typed_config"]["service_name"] == "edge"
+    host = cluster_host(clusters(cfg)["otel_collector"])
+    assert (host["address"], host["port_value"]) == ("otel-collector.observability", 4317)
+
+
+def test_envoy_access_log_is_configurable():
+    assert hcm(shipped())["access_log"], "on by default"
+    assert "access_log" not in hcm(shipped("edge.accessLog=false"))

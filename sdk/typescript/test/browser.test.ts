@@ -68,7 +68,8 @@ test("a browser page logs in and calls Malha over gRPC-Web", async () => {
   const browser = spawn(
     chromium(),
     ["--headless", "--no-sandbox", "--disable-gpu", "--disable-web-security", `--user-data-dir=${profile}`, page.href],
-    { stdio: "ignore" },
+    // Its own process group, so the zygote and renderers end with it.
+    { stdio: "ignore", detached: true },
   );
   try {
     const timeout = new Promise<string>((_, reject) =>
@@ -78,9 +79,33 @@ test("a browser page logs in and calls Malha over gRPC-Web", async () => {
     assert.ok(seen.sections > 0, `the page read the menu: ${JSON.stringify(seen)}`);
     assert.deepEqual(seen.fields, ["product.sku", "product.name"]);
   } finally {
-    browser.kill();
-    await once(browser, "exit");
+    const exited = once(browser, "exit");
+    killGroup(browser.pid, "SIGTERM");
+    await exited;
+    await groupGone(browser.pid);
     server.close();
-    rmSync(profile, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 });
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nobody left in the group
+  }
+}
+
+// Chromium's helper processes outlive its main one and keep writing the
+// profile; removing it under them failed with ENOTEMPTY. Wait until none of
+// the group is left: SIGKILL after 5 s, and give up waiting after 10 s (an
+// unreaped zombie still answers signal 0 but writes nothing).
+async function groupGone(pid: number | undefined): Promise<void> {
+  const start = Date.now();
+  while (killGroup(pid, 0 as unknown as NodeJS.Signals) && Date.now() - start < 10_000) {
+    if (Date.now() - start > 5_000) killGroup(pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

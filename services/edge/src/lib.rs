@@ -2,7 +2,8 @@
 //! cluster): every `google.api.http` route of the contract served as JSON
 //! over HTTP/1.1 and HTTP/2, transcoded to a real gRPC call on the upstream;
 //! server streams as Server-Sent Events or NDJSON; `/openapi.json`;
-//! `/healthz` and `/readyz`.
+//! `/healthz` and `/readyz`; and the static pages services contribute
+//! ([`malha_kit::web::Site`], see [`start_with_sites`]).
 //!
 //! Nothing here names an RPC: routes, request and response messages, and the
 //! OpenAPI document are all read from the descriptor set at run time
@@ -19,8 +20,10 @@
 
 mod bindings;
 mod codec;
+mod http_body;
 mod json;
 mod openapi;
+mod pages;
 mod request;
 mod router;
 mod server;
@@ -29,6 +32,7 @@ mod stream;
 mod template;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use status::{http_status, status_json};
+pub use upstream::Upstreams;
 
 /// The contract's descriptor pool (decoded once, shared with the kit).
 fn pool() -> &'static DescriptorPool {
@@ -52,25 +57,29 @@ pub fn openapi() -> serde_json::Value {
 }
 
 /// Serves the edge on `listener`, proxying to the gRPC server at `upstream`
-/// (e.g. `http://127.0.0.1:50051`), until `shutdown` resolves; in-flight
-/// requests then finish.
+/// (e.g. `http://127.0.0.1:50051`, or [`Upstreams`] by service), until
+/// `shutdown` resolves; in-flight requests then finish.
 pub async fn serve(
     listener: TcpListener,
-    upstream: String,
+    upstream: impl Into<Upstreams>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    start_on(listener, &upstream)?.run_until(shutdown).await
+    start_on(listener, upstream)?.run_until(shutdown).await
 }
 
-fn build(pool: DescriptorPool, upstream: &str) -> anyhow::Result<server::Edge> {
+fn build(
+    pool: DescriptorPool,
+    upstreams: &Upstreams,
+    sites: &'static [&'static malha_kit::web::Site],
+) -> anyhow::Result<server::Edge> {
     let bindings = bindings::all(&pool).context("reading the contract's HTTP bindings")?;
     let openapi = serde_json::to_vec(&openapi::document(&pool, &bindings))?.into();
     Ok(server::Edge {
         router: router::Router::new(bindings),
         pool,
-        upstream: malha_kit::clients::channel(upstream)
-            .with_context(|| format!("the upstream URL {upstream:?}"))?,
+        upstreams: upstreams.connect()?,
         openapi,
+        pages: pages::router(sites)?,
     })
 }
 
@@ -103,7 +112,10 @@ impl RunningEdge {
 
 /// Binds `addr` and serves the edge in the background, proxying to
 /// `upstream`. Returns once the listener accepts connections.
-pub async fn start(addr: SocketAddr, upstream: &str) -> anyhow::Result<RunningEdge> {
+pub async fn start(
+    addr: SocketAddr,
+    upstream: impl Into<Upstreams>,
+) -> anyhow::Result<RunningEdge> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the edge address {addr}"))?;
@@ -111,21 +123,46 @@ pub async fn start(addr: SocketAddr, upstream: &str) -> anyhow::Result<RunningEd
 }
 
 /// Serves the edge on an already bound `listener` in the background.
-pub fn start_on(listener: TcpListener, upstream: &str) -> anyhow::Result<RunningEdge> {
-    start_with_pool(listener, upstream, pool().clone())
+pub fn start_on(
+    listener: TcpListener,
+    upstream: impl Into<Upstreams>,
+) -> anyhow::Result<RunningEdge> {
+    start_with_pool(listener, upstream.into(), pool().clone())
+}
+
+/// [`start`], also serving the pages of `sites` (what the binary's
+/// registry lists).
+pub async fn start_with_sites(
+    addr: SocketAddr,
+    upstream: impl Into<Upstreams>,
+    sites: &'static [&'static malha_kit::web::Site],
+) -> anyhow::Result<RunningEdge> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the edge address {addr}"))?;
+    spawn(listener, upstream.into(), pool().clone(), sites)
 }
 
 /// [`start_on`] with the routes of another descriptor pool (tests).
 fn start_with_pool(
     listener: TcpListener,
-    upstream: &str,
+    upstream: Upstreams,
     pool: DescriptorPool,
 ) -> anyhow::Result<RunningEdge> {
+    spawn(listener, upstream, pool, &[])
+}
+
+fn spawn(
+    listener: TcpListener,
+    upstream: Upstreams,
+    pool: DescriptorPool,
+    sites: &'static [&'static malha_kit::web::Site],
+) -> anyhow::Result<RunningEdge> {
     let addr = listener.local_addr()?;
-    // Built here so a bad upstream URL or contract fails the caller now.
-    let edge = Arc::new(build(pool, upstream)?);
+    // Built here so a bad upstream URL, contract or site fails the caller now.
+    let edge = Arc::new(build(pool, &upstream, sites)?);
     let (stop, mut stopped) = watch::channel(false);
-    let upstream = upstream.to_owned();
+    let upstream = upstream.to_string();
     let task = tokio::spawn(async move {
         tracing::info!(%addr, %upstream, "edge serving");
         axum::serve(listener, server::app(edge))

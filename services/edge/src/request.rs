@@ -36,10 +36,13 @@ pub(crate) fn build(
         }
         _ => {}
     }
+    // Query parameters are refused in the words of Envoy's transcoder, which
+    // the chart's Envoy turns into the same field violation.
     for (name, values) in parse_query(query.unwrap_or_default()) {
         let path = resolve_leaf(&input, &name).map_err(|e| invalid_field(&name, &e))?;
         let leaf = path.last().expect("a resolved path is not empty");
-        let value = leaf_from_strings(leaf, &values).map_err(|e| invalid_field(&name, &e))?;
+        let value = leaf_from_strings(leaf, &values)
+            .map_err(|_| invalid_field(&name, &invalid_value(leaf, &values)))?;
         set_path(&mut message, &path, value);
     }
     for (field_path, text) in path_bindings {
@@ -97,7 +100,7 @@ pub(crate) fn resolve_leaf(
         let field = current
             .get_field_by_name(part)
             .or_else(|| current.get_field_by_json_name(part))
-            .ok_or_else(|| format!("unknown field {part:?} in {}", current.name()))?;
+            .ok_or_else(|| format!("unknown field {part:?} in {}", current.full_name()))?;
         let last = i + 1 == parts.len();
         match field.kind() {
             _ if field.is_map() => return Err(format!("{part} is a map")),
@@ -137,6 +140,46 @@ pub(crate) fn is_string_like(message: &prost_reflect::MessageDescriptor) -> bool
             | "google.protobuf.StringValue"
             | "google.protobuf.BytesValue"
     )
+}
+
+/// Why `texts` cannot be `field`'s value, as Envoy's transcoder says it:
+/// `invalid value "abc" for type TYPE_INT32` (the first value that fails).
+fn invalid_value(field: &FieldDescriptor, texts: &[String]) -> String {
+    let kind = field.kind();
+    let one = |text: &String| {
+        string_to_json(&kind, text).is_ok_and(|json| {
+            field_value(
+                field,
+                if field.is_list() {
+                    vec![json].into()
+                } else {
+                    json
+                },
+            )
+            .is_ok()
+        })
+    };
+    let bad = texts.iter().find(|t| !one(t)).map_or("", String::as_str);
+    let type_name = match kind {
+        Kind::Double => "TYPE_DOUBLE",
+        Kind::Float => "TYPE_FLOAT",
+        Kind::Int64 => "TYPE_INT64",
+        Kind::Uint64 => "TYPE_UINT64",
+        Kind::Int32 => "TYPE_INT32",
+        Kind::Fixed64 => "TYPE_FIXED64",
+        Kind::Fixed32 => "TYPE_FIXED32",
+        Kind::Bool => "TYPE_BOOL",
+        Kind::String => "TYPE_STRING",
+        Kind::Message(_) => "TYPE_MESSAGE",
+        Kind::Bytes => "TYPE_BYTES",
+        Kind::Uint32 => "TYPE_UINT32",
+        Kind::Enum(_) => "TYPE_ENUM",
+        Kind::Sfixed32 => "TYPE_SFIXED32",
+        Kind::Sfixed64 => "TYPE_SFIXED64",
+        Kind::Sint32 => "TYPE_SINT32",
+        Kind::Sint64 => "TYPE_SINT64",
+    };
+    format!("invalid value {bad:?} for type {type_name}")
 }
 
 /// The JSON a query string stands for, for the proto3 JSON parser: numbers
@@ -224,6 +267,14 @@ mod tests {
             .to_owned()
     }
 
+    fn description(status: &tonic::Status) -> String {
+        crate::status::status_json(crate::pool(), status)["details"][0]["fieldViolations"][0]
+            ["description"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     #[test]
     fn query_pairs_group_repeated_names_and_decode() {
         assert_eq!(
@@ -248,8 +299,17 @@ mod tests {
         let bad = build(&list, &[], Some("page_size=ten"), b"").unwrap_err();
         assert_eq!(bad.code(), tonic::Code::InvalidArgument);
         assert_eq!(field(&bad), "page_size");
+        // Envoy's transcoder's words (the chart's Envoy makes them a violation too).
+        assert_eq!(
+            description(&bad),
+            r#"invalid value "ten" for type TYPE_INT32"#
+        );
         let unknown = build(&list, &[], Some("nope=1"), b"").unwrap_err();
         assert_eq!(field(&unknown), "nope");
+        assert_eq!(
+            description(&unknown),
+            r#"unknown field "nope" in malha.identity.v1.ListUsersRequest"#
+        );
     }
 
     #[test]

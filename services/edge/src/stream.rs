@@ -1,9 +1,12 @@
-//! Server-streaming RPCs over HTTP/1.1: Server-Sent Events by default
-//! (`text/event-stream`, one `data:` event per message, a final `event:
-//! error` carrying the `google.rpc.Status` when the stream fails, comment
-//! heartbeats so idle proxies keep the connection), or NDJSON on
-//! `Accept: application/x-ndjson` (one message per line, a failure as a last
-//! `{"error": Status}` line).
+//! Server-streaming RPCs over HTTP/1.1, framed by default as Envoy's
+//! transcoder frames them: one JSON array (`application/json`), its elements
+//! written as the messages arrive (`[m1` `,m2` ... `]`), a failure after some
+//! messages as a last `{"error": Status}` element. On request, Server-Sent
+//! Events (`Accept: text/event-stream`, what a browser's `EventSource` asks
+//! for: one `data:` event per message, a final `event: error` carrying the
+//! `google.rpc.Status`, comment heartbeats so idle proxies keep the
+//! connection) or NDJSON (`Accept: application/x-ndjson`: one message per
+//! line, a failure as a last `{"error": Status}` line).
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 /// How a stream is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamFormat {
+    JsonArray,
     Sse,
     Ndjson,
 }
@@ -22,42 +26,60 @@ pub(crate) enum StreamFormat {
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 impl StreamFormat {
-    /// NDJSON when the client asks for it, SSE otherwise.
+    /// SSE or NDJSON when the client asks for it, Envoy's JSON array otherwise.
     pub(crate) fn from_accept(accept: Option<&str>) -> Self {
-        let wants_ndjson = accept.is_some_and(|a| {
-            a.split(',').any(|part| {
-                let media = part.split(';').next().unwrap_or("").trim();
-                media.eq_ignore_ascii_case("application/x-ndjson")
-                    || media.eq_ignore_ascii_case("application/jsonl")
+        let asks = |wanted: &[&str]| {
+            accept.is_some_and(|a| {
+                a.split(',').any(|part| {
+                    let media = part.split(';').next().unwrap_or("").trim();
+                    wanted.iter().any(|w| media.eq_ignore_ascii_case(w))
+                })
             })
-        });
-        if wants_ndjson {
+        };
+        if asks(&["text/event-stream"]) {
+            Self::Sse
+        } else if asks(&["application/x-ndjson", "application/jsonl"]) {
             Self::Ndjson
         } else {
-            Self::Sse
+            Self::JsonArray
         }
     }
 
     pub(crate) fn content_type(self) -> &'static str {
         match self {
+            Self::JsonArray => "application/json",
             Self::Sse => "text/event-stream",
             Self::Ndjson => "application/x-ndjson",
         }
     }
 
-    /// One message.
-    pub(crate) fn message(self, json: &str) -> Bytes {
+    /// One message; `first` when none came before it.
+    pub(crate) fn message(self, json: &str, first: bool) -> Bytes {
         match self {
+            Self::JsonArray => Bytes::from(format!("{}{json}", if first { '[' } else { ',' })),
             Self::Sse => sse_event(None, json),
             Self::Ndjson => Bytes::from(format!("{json}\n")),
         }
     }
 
     /// The failure that ends the stream.
-    pub(crate) fn error(self, status: &str) -> Bytes {
+    pub(crate) fn error(self, status: &str, first: bool) -> Bytes {
         match self {
+            Self::JsonArray => Bytes::from(format!(
+                "{}{{\"error\":{status}}}]",
+                if first { '[' } else { ',' }
+            )),
             Self::Sse => sse_event(Some("error"), status),
             Self::Ndjson => Bytes::from(format!("{{\"error\":{status}}}\n")),
+        }
+    }
+
+    /// What closes a stream that ended well, if the format needs it.
+    pub(crate) fn end(self, first: bool) -> Option<Bytes> {
+        match self {
+            Self::JsonArray if first => Some(Bytes::from_static(b"[]")),
+            Self::JsonArray => Some(Bytes::from_static(b"]")),
+            Self::Sse | Self::Ndjson => None,
         }
     }
 
@@ -65,7 +87,7 @@ impl StreamFormat {
     pub(crate) fn heartbeat(self) -> Option<Bytes> {
         match self {
             Self::Sse => Some(Bytes::from_static(b": keep-alive\n\n")),
-            Self::Ndjson => None,
+            Self::JsonArray | Self::Ndjson => None,
         }
     }
 }
@@ -99,10 +121,13 @@ pub(crate) fn body(
     tokio::spawn(async move {
         let start = tokio::time::Instant::now() + HEARTBEAT;
         let mut heartbeat = tokio::time::interval_at(start, HEARTBEAT);
+        let mut first = true;
         loop {
             let (frame, last) = tokio::select! {
                 next = messages.message() => {
-                    frame_of(format, next, response_body.as_deref(), &pool)
+                    let step = frame_of(format, next, first, response_body.as_deref(), &pool);
+                    first = false;
+                    step
                 }
                 _ = heartbeat.tick() => match format.heartbeat() {
                     Some(frame) => (Some(frame), false),
@@ -123,23 +148,25 @@ pub(crate) fn body(
     axum::body::Body::from_stream(ReceiverStream::new(rx))
 }
 
-/// The frame for one step of the gRPC stream, and whether it was the last.
+/// The frame for one step of the gRPC stream (`first`: no frame before
+/// it), and whether it was the last.
 fn frame_of(
     format: StreamFormat,
     next: Result<Option<DynamicMessage>, tonic::Status>,
+    first: bool,
     response_body: Option<&str>,
     pool: &DescriptorPool,
 ) -> (Option<Bytes>, bool) {
     let status = match next {
-        Ok(None) => return (None, true),
+        Ok(None) => return (format.end(first), true),
         Ok(Some(message)) => match crate::json::response_json(&message, response_body) {
-            Ok(json) => return (Some(format.message(&json)), false),
+            Ok(json) => return (Some(format.message(&json, first)), false),
             Err(e) => tonic::Status::internal(format!("encoding the response: {e}")),
         },
         Err(status) => status,
     };
     let body = crate::status::status_body(pool, &status);
-    (Some(format.error(&body)), true)
+    (Some(format.error(&body, first)), true)
 }
 
 #[cfg(test)]
@@ -147,17 +174,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_is_envoys_json_array_written_as_messages_arrive() {
+        let f = StreamFormat::JsonArray;
+        assert_eq!(f.content_type(), "application/json");
+        let mut body = Vec::new();
+        body.extend_from_slice(&f.message(r#"{"a":1}"#, true));
+        body.extend_from_slice(&f.message(r#"{"a":2}"#, false));
+        body.extend_from_slice(&f.end(false).unwrap());
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed, serde_json::json!([{"a": 1}, {"a": 2}]));
+        assert_eq!(f.end(true).unwrap(), Bytes::from_static(b"[]"));
+        let failed = [f.message("{}", true), f.error(r#"{"code":14}"#, false)].concat();
+        let parsed: serde_json::Value = serde_json::from_slice(&failed).unwrap();
+        assert_eq!(parsed, serde_json::json!([{}, {"error": {"code": 14}}]));
+        assert_eq!(f.heartbeat(), None);
+    }
+
+    #[test]
     fn sse_frames_are_data_events_and_errors_are_named_events() {
         let f = StreamFormat::Sse;
         assert_eq!(f.content_type(), "text/event-stream");
         assert_eq!(
-            f.message(r#"{"a":1}"#),
+            f.message(r#"{"a":1}"#, true),
             Bytes::from_static(b"data: {\"a\":1}\n\n")
         );
         assert_eq!(
-            f.error(r#"{"code":14}"#),
+            f.error(r#"{"code":14}"#, false),
             Bytes::from_static(b"event: error\ndata: {\"code\":14}\n\n")
         );
+        assert_eq!(f.end(false), None);
         assert_eq!(
             f.heartbeat().unwrap(),
             Bytes::from_static(b": keep-alive\n\n")
@@ -173,11 +218,11 @@ mod tests {
         let f = StreamFormat::Ndjson;
         assert_eq!(f.content_type(), "application/x-ndjson");
         assert_eq!(
-            f.message(r#"{"a":"x\ny"}"#),
+            f.message(r#"{"a":"x\ny"}"#, false),
             Bytes::from_static(b"{\"a\":\"x\\ny\"}\n")
         );
         assert_eq!(
-            f.error(r#"{"code":5}"#),
+            f.error(r#"{"code":5}"#, true),
             Bytes::from_static(b"{\"error\":{\"code\":5}}\n")
         );
         assert_eq!(f.heartbeat(), None);
@@ -187,27 +232,35 @@ mod tests {
     fn a_failure_is_the_last_frame() {
         let pool = crate::pool();
         let failed = Err(tonic::Status::unavailable("gone"));
-        let (frame, last) = frame_of(StreamFormat::Sse, failed, None, pool);
+        let (frame, last) = frame_of(StreamFormat::Sse, failed, true, None, pool);
         assert!(last);
         assert_eq!(
             frame.unwrap(),
             Bytes::from_static(b"event: error\ndata: {\"code\":14,\"message\":\"gone\"}\n\n")
         );
         assert_eq!(
-            frame_of(StreamFormat::Ndjson, Ok(None), None, pool),
+            frame_of(StreamFormat::Ndjson, Ok(None), false, None, pool),
             (None, true)
         );
         let message = DynamicMessage::new(
             pool.get_message_by_name("malha.identity.v1.GetJwksResponse")
                 .unwrap(),
         );
-        let (frame, last) = frame_of(StreamFormat::Ndjson, Ok(Some(message)), None, pool);
+        let (frame, last) = frame_of(StreamFormat::Ndjson, Ok(Some(message)), true, None, pool);
         assert_eq!((frame.unwrap(), last), (Bytes::from_static(b"{}\n"), false));
     }
 
     #[test]
     fn the_accept_header_picks_the_format() {
-        assert_eq!(StreamFormat::from_accept(None), StreamFormat::Sse);
+        assert_eq!(StreamFormat::from_accept(None), StreamFormat::JsonArray);
+        assert_eq!(
+            StreamFormat::from_accept(Some("*/*")),
+            StreamFormat::JsonArray
+        );
+        assert_eq!(
+            StreamFormat::from_accept(Some("application/json")),
+            StreamFormat::JsonArray
+        );
         assert_eq!(
             StreamFormat::from_accept(Some("text/event-stream")),
             StreamFormat::Sse
@@ -216,6 +269,5 @@ mod tests {
             StreamFormat::from_accept(Some("application/json, application/x-ndjson;q=0.9")),
             StreamFormat::Ndjson
         );
-        assert_eq!(StreamFormat::from_accept(Some("*/*")), StreamFormat::Sse);
     }
 }

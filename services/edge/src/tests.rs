@@ -1,5 +1,5 @@
 //! The HTTP side end to end against a real gRPC server: a server stream
-//! read as SSE and as NDJSON. No Malha RPC streams yet, so the test routes
+//! read as a JSON array, as SSE and as NDJSON. No Malha RPC streams yet, so the test routes
 //! `grpc.health.v1.Health/Watch` (tonic-health) through a descriptor pool in
 //! which it carries a `google.api.http` rule.
 
@@ -70,7 +70,7 @@ async fn read_http(addr: std::net::SocketAddr, path: &str, accept: &str, enough:
 }
 
 #[tokio::test]
-async fn a_server_stream_arrives_as_sse_or_ndjson() {
+async fn a_server_stream_arrives_as_a_json_array_sse_or_ndjson() {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("demo", ServingStatus::Serving)
@@ -83,8 +83,18 @@ async fn a_server_stream_arrives_as_sse_or_ndjson() {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(grpc)),
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let edge =
-        crate::start_with_pool(listener, &upstream, pool_with_routed_health_watch()).unwrap();
+    let edge = crate::start_with_pool(
+        listener,
+        upstream.as_str().into(),
+        pool_with_routed_health_watch(),
+    )
+    .unwrap();
+
+    // By default, Envoy's framing: one JSON array, written as messages arrive.
+    let array = read_http(edge.addr, "/v1/health/demo:watch", "*/*", 1).await;
+    assert!(array.starts_with("HTTP/1.1 200"), "{array}");
+    assert!(array.contains("content-type: application/json"), "{array}");
+    assert!(array.contains(r#"[{"status":"SERVING"}"#), "{array}");
 
     let sse = read_http(edge.addr, "/v1/health/demo:watch", "text/event-stream", 1).await;
     assert!(sse.starts_with("HTTP/1.1 200"), "{sse}");

@@ -95,6 +95,22 @@ pub async fn insert_product(
     })
 }
 
+/// The products with `ids` that exist, locked for update in id order (so
+/// concurrent transactions locking several cannot deadlock), in one statement.
+pub async fn products_for_update(
+    tx: &mut PgConnection,
+    ids: &[Uuid],
+) -> ServiceResult<Vec<ProductRow>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    ))
+    .bind(ids)
+    .fetch_all(tx)
+    .await?)
+}
+
 /// The product with `id`; locked for update inside a transaction when asked.
 pub async fn product(
     db: impl PgExecutor<'_>,
@@ -163,48 +179,58 @@ pub async fn delete_product(pool: &Pool, id: Uuid) -> ServiceResult<bool> {
     Ok(deleted == 1)
 }
 
-/// A ledger entry to append.
-#[derive(Clone, Copy)]
-pub struct NewMovement<'a> {
+/// A movement to append (see [`record_movements`]).
+pub struct NewMovement {
     pub product: Uuid,
-    pub kind: &'a str,
+    pub kind: &'static str,
     pub delta: i64,
     pub after: i64,
-    pub reason: &'a str,
-    pub source: &'a str,
+    pub reason: String,
+    pub source: String,
 }
 
-/// Appends a movement and sets the product's quantity, in `tx`.
-pub async fn record_movement(
+/// Appends `movements` in order and sets each product they touch to the
+/// quantity its last movement left, in one statement; the stored movements.
+pub async fn record_movements(
     tx: &mut PgConnection,
-    m: &NewMovement<'_>,
-) -> ServiceResult<MovementRow> {
-    let NewMovement {
-        product,
-        kind,
-        delta,
-        after,
-        reason,
-        source,
-    } = *m;
-    sqlx::query("UPDATE products SET quantity_on_hand = $2, updated_at = now() WHERE id = $1")
-        .bind(product)
-        .bind(after)
-        .execute(&mut *tx)
-        .await?;
+    movements: &[NewMovement],
+) -> ServiceResult<Vec<MovementRow>> {
+    if movements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut last: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+    for m in movements {
+        last.insert(m.product, m.after);
+    }
+    let (products, quantities): (Vec<Uuid>, Vec<i64>) = last.into_iter().unzip();
+    let ids: Vec<Uuid> = movements.iter().map(|_| Uuid::now_v7()).collect();
+    let text =
+        |pick: fn(&NewMovement) -> &str| -> Vec<&str> { movements.iter().map(pick).collect() };
+    let product_ids: Vec<Uuid> = movements.iter().map(|m| m.product).collect();
+    let deltas: Vec<i64> = movements.iter().map(|m| m.delta).collect();
+    let afters: Vec<i64> = movements.iter().map(|m| m.after).collect();
     Ok(sqlx::query_as(concat!(
-        "INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        "WITH product AS (
+             UPDATE products SET quantity_on_hand = q.after, updated_at = now()
+               FROM unnest($1::uuid[], $2::bigint[]) AS q(id, after)
+              WHERE products.id = q.id
+         )
+         INSERT INTO movements (id, product_id, kind, delta, quantity_after, reason, source)
+         SELECT * FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::bigint[], $7::bigint[],
+                              $8::text[], $9::text[])
+         RETURNING ",
         movement_columns!()
     ))
-    .bind(Uuid::now_v7())
-    .bind(product)
-    .bind(kind)
-    .bind(delta)
-    .bind(after)
-    .bind(reason)
-    .bind(source)
-    .fetch_one(tx)
+    .bind(&products)
+    .bind(&quantities)
+    .bind(&ids)
+    .bind(&product_ids)
+    .bind(text(|m| m.kind))
+    .bind(&deltas)
+    .bind(&afters)
+    .bind(text(|m| m.reason.as_str()))
+    .bind(text(|m| m.source.as_str()))
+    .fetch_all(tx)
     .await?)
 }
 
@@ -228,25 +254,40 @@ pub async fn movements(
     .await?)
 }
 
-/// Records a shortage in `tx`.
-pub async fn insert_shortage(
+/// A shortage to record (see [`insert_shortages`]).
+pub struct NewShortage {
+    pub product: Uuid,
+    pub product_name: String,
+    pub project: Option<Uuid>,
+    pub requested: i64,
+    pub available: i64,
+}
+
+/// Records `shortages` in `tx`, in one statement.
+pub async fn insert_shortages(
     tx: &mut PgConnection,
-    product: Uuid,
-    product_name: &str,
-    project: Option<Uuid>,
-    requested: i64,
-    available: i64,
+    shortages: &[NewShortage],
 ) -> ServiceResult<()> {
+    if shortages.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = shortages.iter().map(|_| Uuid::now_v7()).collect();
+    let products: Vec<Uuid> = shortages.iter().map(|s| s.product).collect();
+    let names: Vec<&str> = shortages.iter().map(|s| s.product_name.as_str()).collect();
+    let projects: Vec<Option<Uuid>> = shortages.iter().map(|s| s.project).collect();
+    let requested: Vec<i64> = shortages.iter().map(|s| s.requested).collect();
+    let available: Vec<i64> = shortages.iter().map(|s| s.available).collect();
     sqlx::query(
         "INSERT INTO shortages (id, product_id, product_name, project_id, requested, available)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::bigint[],
+                              $6::bigint[])",
     )
-    .bind(Uuid::now_v7())
-    .bind(product)
-    .bind(product_name)
-    .bind(project)
-    .bind(requested)
-    .bind(available)
+    .bind(&ids)
+    .bind(&products)
+    .bind(&names)
+    .bind(&projects)
+    .bind(&requested)
+    .bind(&available)
     .execute(tx)
     .await?;
     Ok(())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use futures::future::BoxFuture;
 use tonic::body::Body;
 use tonic::transport::{Channel, Endpoint};
@@ -15,10 +16,12 @@ use tower::Service;
 
 use crate::auth::BearerToken;
 use crate::config::Secret;
-use crate::telemetry::inject_current_context;
+use crate::telemetry::inject_context;
 use malha_api::identity::{
     IssueServiceTokenRequest, identity_service_client::IdentityServiceClient,
 };
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// A service account's client credentials.
 #[derive(Debug, Clone)]
@@ -126,8 +129,45 @@ fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
 /// Service), every address it resolves to gets a connection and calls are
 /// spread over them (client-side load balancing: kube-proxy balances
 /// connections, not requests); the name is resolved again every 10 s, so new
-/// replicas join and gone ones leave.
+/// replicas join and gone ones leave. A comma-separated list of `IP:port`
+/// URLs (the replicas of `malha up --split --replicas`) spreads calls over
+/// those that accept connections, probed every second, so a stopped replica
+/// leaves and a restarted one joins, as in a Service's endpoints.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    if url.contains(',') {
+        let mut addrs = Vec::new();
+        for one in url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let uri: http::Uri = one.parse()?;
+            let addr = uri
+                .authority()
+                .map(|a| a.as_str())
+                .unwrap_or_default()
+                .parse::<std::net::SocketAddr>()
+                .with_context(|| format!("{one:?}: a list of URLs takes IP:port addresses"))?;
+            addrs.push(addr);
+        }
+        let scheme = url.split("://").next().unwrap_or("http").trim().to_owned();
+        return balanced(scheme, Duration::from_secs(1), move || {
+            let addrs = addrs.clone();
+            async move {
+                let probes = addrs.iter().map(|addr| async move {
+                    let connect = tokio::net::TcpStream::connect(addr);
+                    matches!(
+                        tokio::time::timeout(Duration::from_millis(300), connect).await,
+                        Ok(Ok(_))
+                    )
+                    .then_some(*addr)
+                });
+                Some(
+                    futures::future::join_all(probes)
+                        .await
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                )
+            }
+        });
+    }
     let uri: http::Uri = url.parse()?;
     let host = uri
         .host()
@@ -141,12 +181,29 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
         .port_u16()
         .unwrap_or(if scheme == "https" { 443 } else { 80 });
     let target = format!("{host}:{port}");
+    balanced(scheme, Duration::from_secs(10), move || {
+        let target = target.clone();
+        async move {
+            tokio::net::lookup_host(&target)
+                .await
+                .ok()
+                .map(Iterator::collect)
+        }
+    })
+}
+
+/// A channel over the addresses `find` answers, asked again every `period`
+/// (`None`: keep what is known).
+fn balanced<F, Fut>(scheme: String, period: Duration, find: F) -> anyhow::Result<Channel>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Option<std::collections::HashSet<std::net::SocketAddr>>> + Send,
+{
     let (channel, changes) = Channel::balance_channel::<std::net::SocketAddr>(64);
     tokio::runtime::Handle::try_current()?.spawn(async move {
         let mut known = std::collections::HashSet::new();
         loop {
-            if let Ok(found) = tokio::net::lookup_host(&target).await {
-                let found: std::collections::HashSet<_> = found.collect();
+            if let Some(found) = find().await {
                 for gone in known.difference(&found) {
                     let _ = changes
                         .send(tonic::transport::channel::Change::Remove(*gone))
@@ -164,7 +221,7 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
             if changes.is_closed() {
                 return;
             }
-            tokio::time::sleep(Duration::from_secs(10)).await;
+            tokio::time::sleep(period).await;
         }
     });
     Ok(channel)
@@ -213,7 +270,9 @@ impl Service<http::Request<Body>> for Propagating {
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let token = self.token.clone();
         let deadline = self.deadline;
-        inject_current_context(request.headers_mut());
+        let span = client_span(request.uri().path());
+        inject_context(&span, request.headers_mut());
+        let call_span = span.clone();
         Box::pin(async move {
             let headers = request.headers_mut();
             if !headers.contains_key("grpc-timeout") {
@@ -239,13 +298,43 @@ impl Service<http::Request<Body>> for Propagating {
             }
             // The deadline also bounds the wait for a connection (a callee
             // with no reachable replica answers UNAVAILABLE, not never).
-            match tokio::time::timeout(deadline, inner.call(request)).await {
+            let response = match tokio::time::timeout(deadline, inner.call(request)).await {
                 Ok(result) => result,
                 Err(_) => Ok(tonic::Status::deadline_exceeded(
                     "the callee did not answer within the deadline",
                 )
                 .into_http()),
+            };
+            // A trailers-only answer (an error) says its code now; a message
+            // carries it in trailers, after this span has ended.
+            if let Ok(response) = &response
+                && let Some(code) = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+            {
+                call_span.set_attribute("rpc.grpc.status_code", code);
             }
-        })
+            response
+        }
+        .instrument(span))
     }
+}
+
+/// The client span of a call to `path` (`/package.Service/Method`), with
+/// the `rpc.*` attributes of OpenTelemetry's RPC conventions.
+fn client_span(path: &str) -> tracing::Span {
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or((path, ""));
+    tracing::info_span!(
+        "grpc client",
+        otel.name = path.trim_start_matches('/'),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+    )
 }

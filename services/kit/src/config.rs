@@ -49,6 +49,12 @@ pub struct ServeConfig {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
 
+    /// PostgreSQL URL for what a transaction-mode pooler such as PgBouncer
+    /// cannot carry: `LISTEN` (the outbox relay's wake-ups, watch streams)
+    /// and migrations (a session advisory lock). Default: DATABASE_URL.
+    #[arg(long, env = "DATABASE_DIRECT_URL", hide_env_values = true)]
+    pub database_direct_url: Option<Secret>,
+
     /// NATS URL of the event bus (JetStream), for services that publish or consume events.
     #[arg(long, env = "MALHA_NATS_URL")]
     pub nats_url: Option<String>,

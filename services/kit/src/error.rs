@@ -43,9 +43,18 @@ pub enum ServiceError {
     /// Too many attempts; retry later.
     #[error("{0}")]
     ResourceExhausted(String),
-    /// A dependency is down; the call may be retried.
+    /// A dependency is down; the call may be retried. The text is logged,
+    /// never returned (it may name hosts or database errors).
     #[error("{0}")]
     Unavailable(String),
+    /// A service this one calls (`peer`, a target name) did not answer, so
+    /// nothing was changed; the caller is told which, and may retry.
+    #[error("{peer} unavailable: {detail}")]
+    PeerUnavailable {
+        peer: &'static str,
+        /// For the log only.
+        detail: String,
+    },
     /// A bug or an unexpected failure; details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -85,18 +94,11 @@ impl ServiceError {
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
         match error {
-            ServiceError::InvalidArgument(violations) => {
-                let mut details = ErrorDetails::new();
-                for v in &violations {
-                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
-                }
-                let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    format!("invalid fields: {}", fields.join(", ")),
-                    details,
-                )
-            }
+            ServiceError::InvalidArgument(violations) => malha_api::codec::bad_request(
+                violations
+                    .iter()
+                    .map(|v| (v.field.as_str(), v.description.as_str())),
+            ),
             ServiceError::NotFound { resource } => with_reason(
                 Code::NotFound,
                 &format!("{resource} not found"),
@@ -116,6 +118,14 @@ impl From<ServiceError> for Status {
             }
             ServiceError::ResourceExhausted(message) => {
                 with_reason(Code::ResourceExhausted, &message, "RESOURCE_EXHAUSTED")
+            }
+            ServiceError::PeerUnavailable { peer, detail } => {
+                tracing::warn!(peer, error = %detail, "peer unavailable");
+                with_reason(
+                    Code::Unavailable,
+                    &format!("{peer} did not answer; nothing was changed, retry later"),
+                    "PEER_UNAVAILABLE",
+                )
             }
             ServiceError::Unavailable(message) => {
                 tracing::warn!(error = %message, "dependency unavailable");
@@ -150,6 +160,15 @@ fn with_reason(code: Code, message: &str, reason: &str) -> Status {
     Status::with_error_details(code, message, details)
 }
 
+/// SQLSTATEs of a server that cannot serve now but will (a restart, a
+/// failover, a full connection table): the call is worth retrying, so
+/// UNAVAILABLE rather than INTERNAL. Class 08 (connection exception),
+/// 57P01–57P03 (shutting down, crashed, starting up), 53300 (too many
+/// connections).
+fn server_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
+}
+
 /// Database errors converted by SQLSTATE in one place.
 impl From<sqlx::Error> for ServiceError {
     fn from(error: sqlx::Error) -> Self {
@@ -167,6 +186,9 @@ impl From<sqlx::Error> for ServiceError {
                     "a referenced resource does not exist or is still in use",
                 ),
                 Some("57014") => Self::Unavailable("statement timeout".into()),
+                Some(code) if server_unavailable(code) => {
+                    Self::Unavailable(format!("database: {}", db.message()))
+                }
                 _ => Self::Internal(anyhow::Error::new(error)),
             },
             _ => Self::Internal(anyhow::Error::new(error)),
@@ -177,6 +199,42 @@ impl From<sqlx::Error> for ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thousand_violations_fit_in_a_trailer() {
+        let violations = (0..1000)
+            .map(|i| FieldViolation {
+                field: format!("items[{i}].product_id"),
+                description: "x".repeat(100_000),
+            })
+            .collect();
+        let status: Status = ServiceError::InvalidArgument(violations).into();
+        assert!(
+            status.message().ends_with("(and 975 more)"),
+            "{}",
+            status.message()
+        );
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request details");
+        assert_eq!(bad.field_violations.len(), malha_api::codec::MAX_VIOLATIONS);
+        assert_eq!(bad.field_violations[0].field, "items[0].product_id");
+        assert!(bad.field_violations[0].description.chars().count() <= 201);
+        assert!(
+            status.details().len() < 16 * 1024 / 2,
+            "{} bytes",
+            status.details().len()
+        );
+    }
+
+    #[test]
+    fn a_restarting_or_full_server_is_unavailable_not_internal() {
+        for code in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
+            assert!(server_unavailable(code), "{code}");
+        }
+        for code in ["23505", "42P01", "57014", "40001", "XX000"] {
+            assert!(!server_unavailable(code), "{code}");
+        }
+    }
 
     #[test]
     fn invalid_argument_carries_every_field_violation() {
@@ -209,5 +267,21 @@ mod tests {
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret123"));
         assert!(status.message().starts_with("internal error (incident "));
+    }
+
+    #[test]
+    fn a_peer_outage_names_the_peer_and_nothing_else() {
+        let status: Status = ServiceError::PeerUnavailable {
+            peer: "pharmacy",
+            detail: "tcp connect error 10.0.0.7:8080".into(),
+        }
+        .into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "pharmacy did not answer; nothing was changed, retry later"
+        );
+        let status: Status = ServiceError::Unavailable("database: 10.0.0.9 refused".into()).into();
+        assert!(!status.message().contains("10.0.0.9"));
     }
 }

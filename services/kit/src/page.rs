@@ -46,6 +46,27 @@ impl PageRequest {
         Ok(Self { size, after })
     }
 
+    /// Like [`PageRequest::parse`], but records the violations in `v` with
+    /// the request's others (so one reply names every bad field); the page
+    /// returned then is never queried, because `v` fails the request first.
+    pub fn parse_into(
+        v: &mut crate::validate::Violations,
+        page_size: i32,
+        page_token: &str,
+    ) -> Self {
+        Self::parse(page_size, page_token).unwrap_or_else(|error| {
+            if let ServiceError::InvalidArgument(violations) = error {
+                for violation in violations {
+                    v.add(violation.field, violation.description);
+                }
+            }
+            Self {
+                size: 1,
+                after: None,
+            }
+        })
+    }
+
     /// Cuts the fetched rows (`size + 1` at most) to a page and the next token.
     pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> String) -> (Vec<T>, String) {
         let limit = usize::try_from(self.size).unwrap_or(usize::MAX);
@@ -80,6 +101,22 @@ impl PageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_into_records_every_page_violation() {
+        let mut v = crate::validate::Violations::new();
+        let page = PageRequest::parse_into(&mut v, 5, "");
+        assert_eq!(page.size, 5);
+        assert!(v.finish().is_ok());
+        let mut v = crate::validate::Violations::new();
+        PageRequest::parse_into(&mut v, -1, "");
+        v.add("query", "too long");
+        let ServiceError::InvalidArgument(violations) = v.finish().unwrap_err() else {
+            panic!("invalid argument")
+        };
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["page_size", "query"]);
+    }
 
     #[test]
     fn pages_round_trip_through_the_token() {

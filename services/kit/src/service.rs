@@ -345,6 +345,7 @@ mod tests {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             admin_addr: "127.0.0.1:0".parse().unwrap(),
             database_url: None,
+            database_direct_url: None,
             nats_url: None,
             db_max_connections: 1,
             migrate_on_start: false,
@@ -358,7 +359,7 @@ mod tests {
     }
 
     fn context(host: &mut Host) -> Context<'_> {
-        let pool = crate::db::pool("postgres://u@127.0.0.1:1/d", &SCHEMA, 1).unwrap();
+        let pool = crate::db::pool("postgres://u@127.0.0.1:1/d", None, &SCHEMA, 1).unwrap();
         Context::new(&CALLER, pool, Arc::new(AtomicBool::new(false)), host)
     }
 

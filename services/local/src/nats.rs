@@ -77,6 +77,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Starts the process (again) and waits until it accepts connections.
     pub async fn start(&mut self) -> anyhow::Result<()> {
         if self.child.is_some() {

@@ -253,7 +253,9 @@ impl PgCluster {
             None => options += " -k ''",
         }
         if self.ephemeral {
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300";
+            // Commit timestamps let a bench time an event from one commit to
+            // the next (pg_xact_commit_timestamp).
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c track_commit_timestamp=on";
         }
         let mut cmd = self.command("pg_ctl");
         cmd.arg("start")

@@ -28,6 +28,7 @@ pub async fn start(
         .context("DATABASE_URL is not set (or use `malha up`, which runs its own PostgreSQL)")?
         .expose()
         .to_owned();
+    let direct = config.database_direct_url.as_ref().map(|d| d.expose());
     let bus = match &config.nats_url {
         Some(url) => Some(EventBus::connect(url).await?),
         None => None,
@@ -46,7 +47,7 @@ pub async fn start(
     );
     let mut services = Vec::with_capacity(targets.len());
     for target in targets {
-        let pool = targets::pool(&url, target, config.db_max_connections)?;
+        let pool = targets::pool(&url, direct, target, config.db_max_connections)?;
         let migrated = Arc::new(AtomicBool::new(!config.migrate_on_start));
         if config.migrate_on_start {
             spawn_migrations(target, pool.clone(), Arc::clone(&migrated));

@@ -18,7 +18,15 @@ pub static TARGETS: &[&Target] = &[
     &malha_payments::SERVICE,
     &malha_orders::SERVICE,
     &malha_queue::SERVICE,
+    &malha_pharmacy::SERVICE,
+    &malha_care::SERVICE,
 ];
+
+/// The web pages services contribute, served by the edge (`malha up`,
+/// `malha serve --target edge`). A service with pages adds one line here
+/// too; see docs/adr for why this is a list beside [`TARGETS`] rather than
+/// a field of every `Service`.
+pub static SITES: &[&malha_kit::web::Site] = &[&malha_queue::SITE];
 
 /// Resolves `identity,orders` or `all` to targets; unknown names are an error
 /// that lists the known ones.
@@ -55,9 +63,15 @@ pub fn key_wrap(
     malha_identity::key_wrap(secret)
 }
 
-/// A pool for `target` in its own schema.
-pub fn pool(url: &str, target: &Target, max_connections: u32) -> anyhow::Result<Pool> {
-    db::pool(url, target.schema, max_connections)
+/// A pool for `target` in its own schema, its listeners and migrations on
+/// `direct` when given (`DATABASE_DIRECT_URL`).
+pub fn pool(
+    url: &str,
+    direct: Option<&str>,
+    target: &Target,
+    max_connections: u32,
+) -> anyhow::Result<Pool> {
+    db::pool(url, direct, target.schema, max_connections)
 }
 
 #[cfg(test)]

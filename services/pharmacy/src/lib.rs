@@ -3,18 +3,48 @@
 //! their pockets, an append-only stock ledger that never goes negative, and
 //! a hash-chained audit trail of controlled movements.
 //!
-//! This crate holds the domain, the schema and the QR images
-//! ([`qr_image`]) so far. Its contract,
-//! `malha.pharmacy.v1.PharmacyService`, waits in
-//! `proto-next/malha/pharmacy/v1/` and moves into `proto/` in the same change
-//! that implements its handlers and registers the `--target` (the deploy
-//! checks require every service of the contract to be a target).
+//! Layers: [`domain`] (rules, no I/O), [`store`] (SQL, including
+//! [`store::stock::dispense_once`], the one way a batch of dispenses for a
+//! source is recorded), [`api`] (gRPC handlers), [`events`] (what it
+//! publishes), [`qr_image`] (QR codes as PNG/SVG), `migrations/`.
 
+pub mod api;
+pub mod consumer;
 pub mod domain;
+pub mod events;
 pub mod qr_image;
+mod settings;
+pub mod store;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use malha_api::malha::pharmacy::v1::pharmacy_service_server::PharmacyServiceServer;
 use malha_kit::auth::RolePermissions;
-use malha_kit::db::Schema;
+use malha_kit::db::{Pool, Schema};
+use malha_kit::events::EventBus;
+use malha_kit::server::{Dependency, Hosted};
+use malha_kit::service::{Context as BuildContext, Service, SettingsSpec};
+
+pub use settings::PharmacyConfig;
+
+/// Pharmacy, as the binary hosts it.
+pub static SERVICE: Service = Service {
+    name: "pharmacy",
+    schema: &SCHEMA,
+    calls: &["identity"],
+    settings: SettingsSpec::of::<PharmacyConfig>(),
+    build,
+};
+
+fn build(ctx: &mut BuildContext<'_>) -> anyhow::Result<Arc<dyn Hosted>> {
+    Ok(Arc::new(Pharmacy::new(
+        ctx.pool.clone(),
+        ctx.bus()?,
+        Arc::clone(&ctx.migrated),
+        &ctx.settings::<PharmacyConfig>(),
+    )?))
+}
 
 /// The database schema and migrations of pharmacy.
 pub static SCHEMA: Schema = Schema {
@@ -47,6 +77,65 @@ pub static PERMISSIONS: RolePermissions = RolePermissions {
     ],
 };
 
+/// The pharmacy service, ready to host.
+#[derive(Clone)]
+pub struct Pharmacy {
+    pub(crate) pool: Pool,
+    bus: EventBus,
+    migrated: Arc<AtomicBool>,
+    /// What QR codes point at (`<base>/dispensers/<id>`), checked.
+    pub(crate) qr_base_url: Arc<str>,
+}
+
+impl Pharmacy {
+    /// Pharmacy over `pool`, publishing on `bus`; `migrated` flips once its
+    /// migrations are applied.
+    pub fn new(
+        pool: Pool,
+        bus: EventBus,
+        migrated: Arc<AtomicBool>,
+        config: &PharmacyConfig,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool,
+            bus,
+            migrated,
+            qr_base_url: config.qr_base_url()?.into(),
+        })
+    }
+}
+
+impl Hosted for Pharmacy {
+    fn name(&self) -> &'static str {
+        "pharmacy"
+    }
+
+    fn permissions(&self) -> &'static RolePermissions {
+        &PERMISSIONS
+    }
+
+    fn register(&self, routes: &mut tonic::service::RoutesBuilder) {
+        routes.add_service(PharmacyServiceServer::new(self.clone()));
+    }
+
+    fn dependencies(&self) -> Vec<Dependency> {
+        Dependency::database_and_bus(&self.pool, &self.migrated, &self.bus)
+    }
+
+    /// The outbox relay (`pharmacy.stock.*`). The consumer of
+    /// `care.request.completed` joins here once care publishes it.
+    fn start_background(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        malha_kit::events::start_after_migrations(
+            self.pool.clone(),
+            self.bus.clone(),
+            Arc::clone(&self.migrated),
+            Some(SCHEMA.name),
+            consumer::consumers(),
+            stop,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::PERMISSIONS;
@@ -75,5 +164,21 @@ mod tests {
                 assert!(!PERMISSIONS.allows(&roles(role), permission), "{role}");
             }
         }
+    }
+
+    #[test]
+    fn every_rpc_declares_a_permission_this_map_knows() {
+        let table = malha_kit::auth::PolicyTable::build(&[&PERMISSIONS]).unwrap();
+        let mut count = 0;
+        for path in table.paths().filter(|p| p.contains("PharmacyService")) {
+            count += 1;
+            let policy = table.get(path).unwrap();
+            assert!(
+                policy.permits(&roles("admin")),
+                "{path} must be reachable by an administrator"
+            );
+            assert!(!policy.permits(&roles("customer")), "{path} is staff only");
+        }
+        assert_eq!(count, 21, "every RPC of the contract is checked");
     }
 }

@@ -44,43 +44,40 @@ pub struct Fields<'a> {
 const COLUMNS: &str =
     "id, name, description, client, status, start_time, due_time, created_at, updated_at";
 
-/// Inserts a project.
-pub async fn insert(tx: &mut PgConnection, fields: &Fields<'_>) -> ServiceResult<Uuid> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO projects (id, name, description, client, status, start_time, due_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(fields.name)
-    .bind(fields.description)
-    .bind(fields.client)
-    .bind(fields.status)
-    .bind(fields.start_time)
-    .bind(fields.due_time)
-    .fetch_one(tx)
-    .await?)
-}
-
-/// Inserts the material lines of a new project.
-pub async fn insert_materials(
+/// Inserts project `id` with its material lines, in one statement; the
+/// stored row (the database's own timestamps).
+pub async fn insert(
     tx: &mut PgConnection,
-    project: Uuid,
+    id: Uuid,
+    fields: &Fields<'_>,
     lines: &[MaterialRow],
-) -> ServiceResult<()> {
+) -> ServiceResult<ProjectRow> {
     let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
     let names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
     let quantities: Vec<i64> = lines.iter().map(|l| l.quantity).collect();
-    sqlx::query(
-        "INSERT INTO materials (project_id, product_id, product_name, quantity)
-         SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::bigint[])",
-    )
-    .bind(project)
-    .bind(&products)
-    .bind(&names)
-    .bind(&quantities)
-    .execute(tx)
-    .await?;
-    Ok(())
+    let sql = format!(
+        "WITH project AS (
+             INSERT INTO projects (id, name, description, client, status, start_time, due_time)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}
+         ), lines AS (
+             INSERT INTO materials (project_id, product_id, product_name, quantity)
+             SELECT project.id, line.* FROM project, unnest($8::uuid[], $9::text[], $10::bigint[]) AS line
+         )
+         SELECT {COLUMNS} FROM project"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(fields.name)
+        .bind(fields.description)
+        .bind(fields.client)
+        .bind(fields.status)
+        .bind(fields.start_time)
+        .bind(fields.due_time)
+        .bind(&products)
+        .bind(&names)
+        .bind(&quantities)
+        .fetch_one(tx)
+        .await?)
 }
 
 /// The project with `id`, locked for update when inside a transaction.

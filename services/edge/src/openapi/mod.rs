@@ -150,15 +150,25 @@ fn operation(schemas: &mut Schemas, binding: &Binding, status: &Value) -> Value 
     };
     let ok = if rpc.is_server_streaming() {
         json!({
-            "description": "A stream of messages: Server-Sent Events (one `data:` event per \
-                message, `event: error` with a google.rpc.Status on failure), or NDJSON with \
-                `Accept: application/x-ndjson` (one message per line, a failure as \
-                `{\"error\": Status}`). Each message has the schema of x-message.",
+            "description": "A stream of messages: by default one JSON array written as the \
+                messages arrive (as Envoy's transcoder frames it; a failure after messages is a \
+                last `{\"error\": Status}` element); Server-Sent Events with \
+                `Accept: text/event-stream` (one `data:` event per message, `event: error` with \
+                a google.rpc.Status on failure); NDJSON with `Accept: application/x-ndjson` \
+                (one message per line, a failure as `{\"error\": Status}`). Each message has \
+                the schema of x-message.",
             "content": {
+                "application/json": { "schema": { "type": "array", "items": output.clone() } },
                 "text/event-stream": { "schema": { "type": "string" } },
                 "application/x-ndjson": { "schema": { "type": "string" } },
             },
             "x-message": output,
+        })
+    } else if rpc.output().full_name() == crate::http_body::HTTP_BODY {
+        json!({
+            "description": "The body itself (an image, a file), with the Content-Type the \
+                service chose (google.api.HttpBody).",
+            "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } },
         })
     } else {
         json!({

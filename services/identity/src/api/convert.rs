@@ -35,6 +35,7 @@ pub(super) fn user(row: UserRow) -> User {
         roles: row.roles,
         create_time: timestamp(row.created_at),
         active: row.state == UserState::Active,
+        name: row.name,
     }
 }
 

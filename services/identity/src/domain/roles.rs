@@ -21,9 +21,12 @@ pub const SERVICE: &str = "service";
 pub const RECEPTIONIST: &str = "receptionist";
 /// A clinic doctor: calls and attends patients in a consulting room.
 pub const DOCTOR: &str = "doctor";
+/// A clinic's ticket kiosk (a service account): reads its unit and issues
+/// tickets, nothing else, since anyone standing at it could take its token.
+pub const TOTEM: &str = "totem";
 
 /// Roles a user account or service account may hold.
-pub const ASSIGNABLE: [&str; 7] = [
+pub const ASSIGNABLE: [&str; 8] = [
     ADMIN,
     EMPLOYEE,
     NURSE,
@@ -31,6 +34,7 @@ pub const ASSIGNABLE: [&str; 7] = [
     SERVICE,
     RECEPTIONIST,
     DOCTOR,
+    TOTEM,
 ];
 
 /// Validates and normalises a role list: known roles, no duplicates, sorted.

@@ -17,6 +17,8 @@ pub struct UserRow {
     pub person_id: Uuid,
     pub username: String,
     pub email: String,
+    /// The person's name.
+    pub name: String,
     pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
     #[sqlx(try_from = "String")]
@@ -31,7 +33,7 @@ pub struct LoginRow {
     pub password_hash: String,
 }
 
-const SELECT: &str = "SELECT u.id, u.person_id, u.username, p.email, u.created_at, u.state,
+const SELECT: &str = "SELECT u.id, u.person_id, u.username, p.email, p.name, u.created_at, u.state,
         COALESCE((SELECT array_agg(r.role ORDER BY r.role) FROM user_roles r WHERE r.user_id = u.id), '{}') AS roles";
 
 /// A user to create.

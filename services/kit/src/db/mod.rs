@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::ConnectOptions as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
 
@@ -28,22 +29,49 @@ pub struct Schema {
 /// A pool whose connections live in `schema`. Connects lazily: a database that
 /// is down makes calls fail with UNAVAILABLE and readiness NOT_SERVING, never
 /// a crash at start.
-pub fn pool(url: &str, schema: &Schema, max_connections: u32) -> anyhow::Result<Pool> {
-    let options = PgConnectOptions::from_str(url)
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?
-        .application_name(&format!("malha-{}", schema.name))
-        .options([
-            ("search_path", schema.name),
-            ("statement_timeout", "10s"),
-            ("idle_in_transaction_session_timeout", "30s"),
-        ]);
-    Ok(Pool::connect_lazy(
+///
+/// Queries go to `url`; `LISTEN` and migrations go to `direct` when given
+/// (`DATABASE_DIRECT_URL`: PostgreSQL itself when `url` is a transaction-mode
+/// PgBouncer, which can keep neither a listener nor a session lock).
+pub fn pool(
+    url: &str,
+    direct: Option<&str>,
+    schema: &Schema,
+    max_connections: u32,
+) -> anyhow::Result<Pool> {
+    let options =
+        connect_options(url, schema).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let direct = match direct {
+        Some(direct) => connect_options(direct, schema)
+            .context("DATABASE_DIRECT_URL is not a valid PostgreSQL URL")?,
+        None => options.clone(),
+    };
+    Ok(Pool::connect_lazy_via(
         options,
+        direct,
         PoolOptions {
             max_connections,
             ..PoolOptions::default()
         },
     ))
+}
+
+/// How every connection of `schema` is opened.
+fn connect_options(url: &str, schema: &Schema) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(PgConnectOptions::from_str(url)?
+        .application_name(&format!("malha-{}", schema.name))
+        .options([
+            ("search_path", schema.name),
+            ("statement_timeout", "10s"),
+            ("idle_in_transaction_session_timeout", "30s"),
+        ])
+        // sqlx asks `tracing::enabled!` about its per-statement DEBUG line
+        // after every query once any target logs at DEBUG; with per-layer
+        // filters (the kit's logs and traces) an `enabled!` not followed by
+        // its event leaves filter state behind, and the next span opened on
+        // that thread (an outbox relay's publish) came out disabled, its
+        // trace broken. Slow statements still warn.
+        .log_statements(log::LevelFilter::Off))
 }
 
 /// Creates the schema if needed and applies pending migrations inside it

@@ -107,13 +107,23 @@ impl std::fmt::Debug for Conn {
 impl Pool {
     /// A pool that opens connections only when they are first needed.
     pub fn connect_lazy(connect: PgConnectOptions, options: PoolOptions) -> Self {
+        Self::connect_lazy_via(connect.clone(), connect, options)
+    }
+
+    /// As [`Pool::connect_lazy`], with listeners and migrations (sqlx's pool)
+    /// connecting to `direct` instead.
+    pub fn connect_lazy_via(
+        connect: PgConnectOptions,
+        direct: PgConnectOptions,
+        options: PoolOptions,
+    ) -> Self {
         let admin = PgPoolOptions::new()
             .max_connections(3)
             .min_connections(0)
             .max_lifetime(None)
             .idle_timeout(Duration::from_secs(60))
             .acquire_timeout(options.acquire_timeout)
-            .connect_lazy_with(connect.clone());
+            .connect_lazy_with(direct);
         Self(Arc::new(Shared {
             permits: Semaphore::new(options.max_connections as usize),
             connect,
@@ -233,6 +243,27 @@ impl Pool {
 
     fn give_back(&self, conn: PgConnection, born: Instant, suspect: bool) {
         let shared = &self.0;
+        // A transaction dropped without commit left its ROLLBACK queued on
+        // the connection: send it now, off the caller's path, rather than at
+        // the connection's next use. Until then the session sat idle in
+        // transaction, holding its snapshot (vacuum waits for it) and, behind
+        // a transaction-mode PgBouncer, a server connection.
+        if suspect
+            && !shared.closed.load(Ordering::Acquire)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let pool = self.clone();
+            runtime.spawn(async move {
+                let mut conn = conn;
+                if let Ok(Ok(())) = tokio::time::timeout(CHECK_TIMEOUT, conn.ping()).await {
+                    pool.give_back(conn, born, false);
+                } else {
+                    // Dropped: the socket closes with it.
+                    pool.0.permits.add_permits(1);
+                }
+            });
+            return;
+        }
         if !shared.closed.load(Ordering::Acquire) && born.elapsed() < shared.options.max_lifetime {
             shared.idle.lock().push_back(Idle {
                 conn,

@@ -22,7 +22,7 @@ pub use bus::{DEAD_LETTER_PREFIX, EventBus, stream_name};
 pub use consumer::{ConsumerSpec, Handler, spawn_consumer};
 pub use envelope::{decode_payload, open, seal};
 pub use malha_api::malha::events::v1::Envelope;
-pub use outbox::publish;
+pub use outbox::{publish, publish_sealed};
 pub use relay::spawn_relay;
 
 use std::sync::atomic::AtomicBool;
@@ -50,13 +50,21 @@ pub fn start_after_migrations(
     consumers: Vec<(ConsumerSpec, Arc<dyn Handler>)>,
     stop: watch::Receiver<bool>,
 ) {
+    // The target this runs for, read now: the task below runs elsewhere.
+    let target = crate::telemetry::current_target();
     tokio::spawn(async move {
         crate::db::wait_migrated(&migrated).await;
-        if let Some(schema) = relay_schema {
-            spawn_relay(pool.clone(), bus.clone(), schema, stop.clone());
-        }
-        for (spec, handler) in consumers {
-            spawn_consumer(pool.clone(), bus.clone(), spec, handler, stop.clone());
+        let start = move || {
+            if let Some(schema) = relay_schema {
+                spawn_relay(pool.clone(), bus.clone(), schema, stop.clone());
+            }
+            for (spec, handler) in consumers {
+                spawn_consumer(pool.clone(), bus.clone(), spec, handler, stop.clone());
+            }
+        };
+        match target {
+            Some(target) => crate::telemetry::with_target(target, start),
+            None => start(),
         }
     });
 }

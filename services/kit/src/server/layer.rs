@@ -25,6 +25,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Route {
     policy: Arc<MethodPolicy>,
+    /// The target serving it (the trace's `service.name`).
+    target: &'static str,
     /// The service's own verifier, or the server's.
     verifier: Verifier,
     /// Shared with each call's metered body: cloning the series themselves
@@ -45,11 +47,13 @@ pub struct KitLayer {
 impl KitLayer {
     /// A layer for the hosted RPCs in `policies`, whose tokens `verifier`
     /// checks except for the services in `own` (full gRPC service name →
-    /// the service's own verifier).
+    /// the service's own verifier); `targets` maps each full gRPC service
+    /// name to the target serving it.
     pub fn new(
         policies: &crate::auth::PolicyTable,
         verifier: Verifier,
         own: HashMap<&str, Verifier>,
+        targets: &HashMap<&str, &'static str>,
         metrics: &crate::telemetry::Metrics,
     ) -> Self {
         let routes = policies
@@ -59,10 +63,12 @@ impl KitLayer {
                 let metrics =
                     Arc::new(metrics.method(&policy.service, &policy.method, policy.kind));
                 let verifier = own.get(&*policy.service).unwrap_or(&verifier).clone();
+                let target = targets.get(&*policy.service).copied().unwrap_or_default();
                 Some((
                     path.to_owned(),
                     Route {
                         policy,
+                        target,
                         verifier,
                         metrics,
                     },
@@ -123,11 +129,12 @@ where
             // JSON log layer re-parse and re-serialize the span's fields.
             let span = tracing::info_span!(
                 "grpc",
-                otel.name = path.as_str(),
+                otel.name = path.trim_start_matches('/'),
                 otel.kind = "server",
                 rpc.system = "grpc",
                 rpc.service = &*route.policy.service,
                 rpc.method = &*route.policy.method,
+                malha.target = route.target,
             );
             // Log lines ask OpenTelemetry for the trace id when written.
             let _ = span.set_parent(extract_context(request.headers()));
@@ -199,7 +206,17 @@ impl Pending {
             };
             self.span
                 .set_attribute("rpc.grpc.status_code", i64::from(code));
-            metrics.finish(code, self.started.elapsed().as_secs_f64());
+            let elapsed = self.started.elapsed();
+            // A line per call only when asked for (RUST_LOG=malha_kit=debug),
+            // a child of the call's span (no enter/exit), so it carries the
+            // trace id.
+            tracing::debug!(
+                parent: &self.span,
+                grpc.code = code,
+                elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                "rpc finished"
+            );
+            metrics.finish(code, elapsed.as_secs_f64());
         }
     }
 }

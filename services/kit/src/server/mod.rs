@@ -136,7 +136,18 @@ pub fn start(spec: ServerSpec) -> anyhow::Result<RunningServer> {
         .iter()
         .filter_map(|s| Some((s.permissions().service, s.verifier()?)))
         .collect();
-    let layer = KitLayer::new(&policies, spec.verifier.clone(), own_verifiers, &metrics);
+    let targets = spec
+        .services
+        .iter()
+        .map(|s| (s.permissions().service, s.name()))
+        .collect();
+    let layer = KitLayer::new(
+        &policies,
+        spec.verifier.clone(),
+        own_verifiers,
+        &targets,
+        &metrics,
+    );
 
     let (health, health_service) = tonic_health::server::health_reporter();
     let reflection = || {
@@ -154,7 +165,10 @@ pub fn start(spec: ServerSpec) -> anyhow::Result<RunningServer> {
 
     let (stop, stop_rx) = watch::channel(false);
     for service in &spec.services {
-        service.start_background(stop_rx.clone());
+        // Its relay and consumers trace as the service (telemetry::with_target).
+        crate::telemetry::with_target(service.name(), || {
+            service.start_background(stop_rx.clone());
+        });
     }
     let ready = readiness::spawn(health.clone(), &spec.services, stop_rx.clone());
     let admin = admin::serve(spec.admin, metrics, ready, stop_rx.clone());

@@ -93,7 +93,8 @@ where
         let mut members = Members::new(&mut writer, false);
         event.record(&mut members);
         members.result?;
-        if let Some(span) = ctx.lookup_current() {
+        // The event's explicit parent, else the current span.
+        if let Some(span) = ctx.parent_span() {
             writer.write_str(",\"span\":{\"name\":")?;
             write_str(&mut writer, span.name())?;
             if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>()

@@ -1,15 +1,19 @@
 //! Telemetry in one place: `tracing` logs (JSON by default) carrying trace
 //! ids, OpenTelemetry traces exported over OTLP when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, W3C trace-context propagation, and
-//! the Prometheus metrics Grafana's gRPC dashboards expect.
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (each span under its target's
+//! `service.name` unless `OTEL_SERVICE_NAME` names them all), W3C
+//! trace-context propagation, and the Prometheus metrics Grafana's gRPC
+//! dashboards expect.
 
 mod json;
 mod metrics;
 mod propagation;
+mod targets;
 
 pub use json::{JsonFields, JsonLines};
 pub use metrics::{MethodMetrics, Metrics};
-pub use propagation::{extract_context, inject_current_context};
+pub use propagation::{continue_trace, extract_context, inject_context, inject_current_context};
+pub use targets::{TARGET_KEY, current_target, with_target};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
@@ -59,17 +63,28 @@ pub fn init_with(
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );
+    let named = std::env::var("OTEL_SERVICE_NAME").ok();
     let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(
-            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service_name.to_owned()),
-        )
+        .with_service_name(named.clone().unwrap_or_else(|| service_name.to_owned()))
         .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .build()?;
-        builder = builder.with_batch_exporter(exporter);
+        builder = if named.is_some() {
+            // One name for every span, as the operator said (a cluster pod
+            // serves one target and is named after it).
+            builder.with_batch_exporter(exporter)
+        } else {
+            // Several targets in one process: each span under its target's
+            // name (targets.rs).
+            let batch = opentelemetry_sdk::trace::BatchSpanProcessor::builder(
+                targets::PerTargetExporter::new(exporter),
+            )
+            .build();
+            builder.with_span_processor(targets::InheritTarget::new(batch))
+        };
     } else {
         // Nowhere to send spans: a root span is not recorded (it still has
         // ids, so logs and outgoing calls carry the trace), while a span

@@ -32,9 +32,20 @@ pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
     opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
 }
 
+/// Makes `span` continue the trace whose context `headers` carry (a span
+/// opened for an incoming request); without one, `span` starts a trace.
+pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
+    let _ = span.set_parent(extract_context(headers));
+}
+
 /// Writes the current span's context into outgoing `headers`.
 pub fn inject_current_context(headers: &mut http::HeaderMap) {
-    let context = tracing::Span::current().context();
+    inject_context(&tracing::Span::current(), headers);
+}
+
+/// Writes `span`'s context into outgoing `headers`.
+pub fn inject_context(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    let context = span.context();
     opentelemetry::global::get_text_map_propagator(|p| {
         p.inject_context(&context, &mut HeaderInjector(headers));
     });

@@ -76,7 +76,7 @@ pub(super) async fn run(args: KeysArgs) -> anyhow::Result<()> {
         }
     };
     let identity = targets::resolve("identity")?[0];
-    let pool = targets::pool(url.expose(), identity, 2)?;
+    let pool = targets::pool(url.expose(), None, identity, 2)?;
     malha_kit::db::migrate(&pool, identity.schema).await?;
     let wrap = targets::key_wrap(key_encryption_key.as_ref())?;
     let ring = if wrap.is_some() {

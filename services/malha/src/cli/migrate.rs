@@ -50,7 +50,7 @@ pub(super) async fn run(args: MigrateArgs) -> anyhow::Result<()> {
 
 async fn up(url: &Secret, selected: &[&'static Target]) -> anyhow::Result<()> {
     for target in selected {
-        let pool = targets::pool(url.expose(), target, 2)?;
+        let pool = targets::pool(url.expose(), None, target, 2)?;
         malha_kit::db::migrate(&pool, target.schema).await?;
         pool.close().await;
         println!("migrated {}", target.name);
@@ -62,7 +62,7 @@ async fn up(url: &Secret, selected: &[&'static Target]) -> anyhow::Result<()> {
 /// ones it depends on.
 async fn down(url: &Secret, selected: &[&'static Target], steps: usize) -> anyhow::Result<()> {
     for target in selected.iter().rev() {
-        let pool = targets::pool(url.expose(), target, 2)?;
+        let pool = targets::pool(url.expose(), None, target, 2)?;
         let reverted = migrations::revert(&pool, target.schema, steps).await;
         pool.close().await;
         let reverted = reverted?;
@@ -78,7 +78,7 @@ async fn down(url: &Secret, selected: &[&'static Target], steps: usize) -> anyho
 
 async fn status(url: &Secret, selected: &[&'static Target]) -> anyhow::Result<()> {
     for target in selected {
-        let pool = targets::pool(url.expose(), target, 2)?;
+        let pool = targets::pool(url.expose(), None, target, 2)?;
         let steps = migrations::status(&pool, target.schema).await;
         pool.close().await;
         println!("{}", target.name);

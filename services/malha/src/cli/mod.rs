@@ -2,12 +2,16 @@
 //! `targets`, `descriptor`, `openapi`.
 
 mod bench;
+mod chaos;
+mod envoy;
 mod events;
+mod fuzz;
 mod keys;
 pub mod local;
 pub mod migrate;
 pub mod seed;
 mod serve;
+mod split;
 mod token;
 pub mod up;
 
@@ -36,7 +40,7 @@ const TELEMETRY_ENV: &str = "\
 Telemetry (environment):
   OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/gRPC to this collector, e.g. http://otel-collector:4317
                                (unset: spans keep their ids in the logs but are recorded only when the caller sampled them)
-  OTEL_SERVICE_NAME            the service name on exported spans [default: malha]
+  OTEL_SERVICE_NAME            one service name for every exported span [default: each span's target, e.g. orders]
   RUST_LOG                     log filter, e.g. info,malha_orders=debug
   NO_COLOR                     no colour codes in text logs (they are only used on a terminal anyway)";
 
@@ -66,6 +70,12 @@ pub enum Command {
         #[arg(long)]
         graph: bool,
     },
+    /// Faults under load: restarts, crashes, database and event-bus outages
+    /// against the split fleet, with the invariants checked after each.
+    Chaos(chaos::ChaosArgs),
+    /// Contract-driven fuzzing: random and malformed requests to every RPC,
+    /// as every caller; fails on INTERNAL, UNKNOWN, a hang or a crash.
+    Fuzz(fuzz::FuzzArgs),
     /// Measure the kit's overhead and ValidateToken (req/s, p50, p99, ratios).
     Bench(bench::BenchArgs),
     /// Write the contract's descriptor set (for Envoy and other tools).
@@ -108,6 +118,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => seed::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Chaos(args) => chaos::run(args).await,
+        Command::Fuzz(args) => fuzz::run(args).await,
         Command::Targets { graph } => {
             for target in targets::TARGETS {
                 if graph {

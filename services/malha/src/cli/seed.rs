@@ -288,8 +288,8 @@ pub const DEMO_CLINIC_PASSWORD: &str = "malha-clinic";
 /// The demo clinic: one unit (São Paulo time) with three services, four
 /// desks, a receptionist and a doctor. Logs in as the demo administrator;
 /// idempotent (a unit with the demo name, or a user with a demo username,
-/// is left alone).
-pub async fn clinic(url: &str) -> anyhow::Result<()> {
+/// is left alone). Returns the unit's id.
+pub async fn clinic(url: &str) -> anyhow::Result<String> {
     use malha_api::malha::queue::v1::queue_service_client::QueueServiceClient;
     use malha_api::malha::queue::v1::{
         CreateDeskRequest, CreateServiceRequest, CreateUnitRequest, Desk, ListUnitsRequest,
@@ -366,8 +366,8 @@ pub async fn clinic(url: &str) -> anyhow::Result<()> {
         .await?
         .into_inner()
         .units;
-    if units.iter().any(|u| u.name == DEMO_CLINIC) {
-        return Ok(());
+    if let Some(unit) = units.iter().find(|u| u.name == DEMO_CLINIC) {
+        return Ok(unit.id.clone());
     }
     let unit = with_bearer(
         CreateUnitRequest {
@@ -427,11 +427,374 @@ pub async fn clinic(url: &str) -> anyhow::Result<()> {
         );
         queue.create_desk(desk).await?;
     }
+    Ok(unit.id)
+}
+
+/// A totem's service account (role `totem`): what its setup link carries.
+#[derive(Debug, Clone)]
+pub struct TotemAccount {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl TotemAccount {
+    fn to_json(&self) -> String {
+        serde_json::json!({"client_id": self.client_id, "client_secret": self.client_secret})
+            .to_string()
+    }
+
+    fn from_json(text: &str) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        Some(Self {
+            client_id: value["client_id"].as_str()?.to_owned(),
+            client_secret: value["client_secret"].as_str()?.to_owned(),
+        })
+    }
+
+    /// The link that sets a totem up for `unit_id` on the edge at `edge`:
+    /// the page moves the fragment (never sent to a server) into the
+    /// browser's storage.
+    pub fn setup_link(&self, edge: &str, unit_id: &str) -> String {
+        format!(
+            "{edge}/totem/{unit_id}#client_id={}&client_secret={}",
+            self.client_id, self.client_secret
+        )
+    }
+}
+
+/// The demo clinic's totem account, kept in `saved` (mode 0600, beside the
+/// local data) because its secret is shown only once: reused while identity
+/// still accepts it, otherwise a new account is made and saved.
+pub async fn demo_totem(url: &str, saved: &std::path::Path) -> anyhow::Result<TotemAccount> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let mut identity = IdentityServiceClient::connect(url.to_owned()).await?;
+    if let Ok(text) = std::fs::read_to_string(saved)
+        && let Some(account) = TotemAccount::from_json(&text)
+        && identity
+            .issue_service_token(IssueServiceTokenRequest {
+                client_id: account.client_id.clone(),
+                client_secret: account.client_secret.clone(),
+            })
+            .await
+            .is_ok()
+    {
+        return Ok(account);
+    }
+    let bearer = admin_bearer(&mut identity).await?;
+    let created = identity
+        .create_service_account(with_bearer(
+            CreateServiceAccountRequest {
+                name: format!("totem {DEMO_CLINIC} {}", uuid::Uuid::now_v7()),
+                roles: vec!["totem".into()],
+                request_id: String::new(),
+            },
+            &bearer,
+        ))
+        .await?
+        .into_inner();
+    let account = TotemAccount {
+        client_id: created.client_id,
+        client_secret: created.client_secret,
+    };
+    let _ = std::fs::remove_file(saved);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(saved)
+        .and_then(|mut file| file.write_all(account.to_json().as_bytes()))
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", saved.display()))?;
+    Ok(account)
+}
+
+/// The demo hospital's wards.
+pub const DEMO_WARDS: [&str; 2] = ["UTI Adulto", "Pronto-Socorro"];
+/// The demo hospital's cabinets: (code, name, ward index, room).
+pub const DEMO_DISPENSERS: [(&str, &str, usize, &str); 3] = [
+    (
+        "PYX-UTI-01",
+        "Pyxis UTI — posto 1",
+        0,
+        "Posto de enfermagem 1",
+    ),
+    (
+        "PYX-UTI-02",
+        "Pyxis UTI — posto 2",
+        0,
+        "Posto de enfermagem 2",
+    ),
+    ("PYX-PS-01", "Pyxis Pronto-Socorro", 1, "Sala de medicação"),
+];
+/// The demo medicines: (name, active ingredient, strength, dosage form,
+/// unit, controlled). Morphine is under special control (Portaria 344/98).
+pub const DEMO_MEDICINES: [(&str, &str, &str, &str, &str, bool); 12] = [
+    (
+        "Dipirona sódica",
+        "metamizol",
+        "500 mg/mL",
+        "solução injetável",
+        "ampola",
+        false,
+    ),
+    (
+        "Paracetamol",
+        "paracetamol",
+        "500 mg",
+        "comprimido",
+        "comprimido",
+        false,
+    ),
+    (
+        "Amoxicilina",
+        "amoxicilina",
+        "500 mg",
+        "cápsula",
+        "cápsula",
+        false,
+    ),
+    (
+        "Ceftriaxona",
+        "ceftriaxona",
+        "1 g",
+        "pó para solução injetável",
+        "frasco-ampola",
+        false,
+    ),
+    (
+        "Omeprazol",
+        "omeprazol",
+        "40 mg",
+        "pó para solução injetável",
+        "frasco-ampola",
+        false,
+    ),
+    (
+        "Ondansetrona",
+        "ondansetrona",
+        "2 mg/mL",
+        "solução injetável",
+        "ampola",
+        false,
+    ),
+    (
+        "Insulina regular",
+        "insulina humana",
+        "100 UI/mL",
+        "solução injetável",
+        "frasco",
+        false,
+    ),
+    (
+        "Heparina",
+        "heparina sódica",
+        "5.000 UI/0,25 mL",
+        "solução injetável",
+        "ampola",
+        false,
+    ),
+    (
+        "Furosemida",
+        "furosemida",
+        "10 mg/mL",
+        "solução injetável",
+        "ampola",
+        false,
+    ),
+    (
+        "Captopril",
+        "captopril",
+        "25 mg",
+        "comprimido",
+        "comprimido",
+        false,
+    ),
+    (
+        "Soro fisiológico",
+        "cloreto de sódio",
+        "0,9% 500 mL",
+        "solução para infusão",
+        "bolsa",
+        false,
+    ),
+    (
+        "Morfina",
+        "sulfato de morfina",
+        "10 mg/mL",
+        "solução injetável",
+        "ampola",
+        true,
+    ),
+];
+/// The demo materials: (name, unit).
+pub const DEMO_MATERIALS: [(&str, &str); 6] = [
+    ("Seringa 10 mL", "unidade"),
+    ("Agulha 40x12", "unidade"),
+    ("Gaze estéril", "pacote"),
+    ("Luva de procedimento M", "par"),
+    ("Equipo macrogotas", "unidade"),
+    ("Cateter venoso 20G", "unidade"),
+];
+
+/// The demo hospital (Asky): two wards, three cabinets with stocked pockets,
+/// a dozen medicines (morphine controlled) and six materials; the nurse and
+/// pharmacist come with [`demo`]. Logs in as the demo administrator;
+/// idempotent: when a demo cabinet exists, nothing is loaded again.
+pub async fn hospital(url: &str) -> anyhow::Result<()> {
+    use malha_api::malha::pharmacy::v1::pharmacy_service_client::PharmacyServiceClient;
+    use malha_api::malha::pharmacy::v1::*;
+
+    let mut identity = IdentityServiceClient::connect(url.to_owned()).await?;
+    let bearer = admin_bearer(&mut identity).await?;
+    let mut pharmacy = PharmacyServiceClient::connect(url.to_owned()).await?;
+    let existing = pharmacy
+        .list_dispensers(with_bearer(
+            ListDispensersRequest {
+                page_size: 500,
+                ..ListDispensersRequest::default()
+            },
+            &bearer,
+        ))
+        .await?
+        .into_inner()
+        .dispensers;
+    if existing
+        .iter()
+        .any(|d| DEMO_DISPENSERS.iter().any(|(code, ..)| d.code == *code))
+    {
+        return Ok(());
+    }
+    // Fixed request ids: a seed retried within the day creates nothing twice.
+    let request_id = |n: usize| format!("0192f000-0000-7000-8001-{n:012}");
+
+    let mut medicines = Vec::new();
+    for (n, (name, ingredient, strength, form, unit, controlled)) in
+        DEMO_MEDICINES.into_iter().enumerate()
+    {
+        let created = pharmacy
+            .create_medicine(with_bearer(
+                CreateMedicineRequest {
+                    medicine: Some(Medicine {
+                        name: name.into(),
+                        active_ingredient: ingredient.into(),
+                        strength: strength.into(),
+                        dosage_form: form.into(),
+                        unit: unit.into(),
+                        controlled,
+                        ..Medicine::default()
+                    }),
+                    request_id: request_id(n),
+                },
+                &bearer,
+            ))
+            .await?
+            .into_inner()
+            .medicine
+            .unwrap_or_default();
+        medicines.push(created.id);
+    }
+    let mut materials = Vec::new();
+    for (n, (name, unit)) in DEMO_MATERIALS.into_iter().enumerate() {
+        let created = pharmacy
+            .create_material(with_bearer(
+                CreateMaterialRequest {
+                    material: Some(Material {
+                        name: name.into(),
+                        unit: unit.into(),
+                        ..Material::default()
+                    }),
+                    request_id: request_id(100 + n),
+                },
+                &bearer,
+            ))
+            .await?
+            .into_inner()
+            .material
+            .unwrap_or_default();
+        materials.push(created.id);
+    }
+
+    for (d, (code, name, ward, room)) in DEMO_DISPENSERS.into_iter().enumerate() {
+        let dispenser = pharmacy
+            .create_dispenser(with_bearer(
+                CreateDispenserRequest {
+                    dispenser: Some(Dispenser {
+                        code: code.into(),
+                        name: name.into(),
+                        location: Some(Location {
+                            building: "Hospital Asky — Bloco A".into(),
+                            floor: if ward == 0 { "3" } else { "Térreo" }.into(),
+                            ward: DEMO_WARDS[ward].into(),
+                            room: room.into(),
+                        }),
+                        ..Dispenser::default()
+                    }),
+                    request_id: request_id(200 + d),
+                },
+                &bearer,
+            ))
+            .await?
+            .into_inner()
+            .dispenser
+            .unwrap_or_default();
+        // Drawer A: medicines; drawer B: materials. Each cabinet holds a
+        // different share of the catalogue, in different amounts, so
+        // FindItem has something to order.
+        let held_medicines = medicines
+            .iter()
+            .enumerate()
+            .filter(|(m, _)| (m + d) % 3 != 0);
+        let held_materials = materials
+            .iter()
+            .enumerate()
+            .filter(|(m, _)| (m + d) % 2 == 0);
+        let pockets = held_medicines
+            .map(|(m, id)| {
+                (
+                    format!("A-{:02}", m + 1),
+                    id,
+                    5 + 3 * ((m + d) % 4) as i64,
+                    4,
+                )
+            })
+            .chain(
+                held_materials
+                    .map(|(m, id)| (format!("B-{:02}", m + 1), id, 20 + 10 * d as i64, 10)),
+            );
+        for (n, (pocket, item_id, quantity, minimum)) in pockets.enumerate() {
+            pharmacy
+                .set_pocket(with_bearer(
+                    SetPocketRequest {
+                        dispenser_id: dispenser.id.clone(),
+                        pocket: pocket.clone(),
+                        item_id: item_id.clone(),
+                        minimum,
+                    },
+                    &bearer,
+                ))
+                .await?;
+            pharmacy
+                .record_movement(with_bearer(
+                    RecordMovementRequest {
+                        dispenser_id: dispenser.id.clone(),
+                        pocket,
+                        kind: MovementKind::Restock.into(),
+                        quantity,
+                        reason: "carga inicial (demo)".into(),
+                        request_id: request_id(1000 + 100 * d + n),
+                    },
+                    &bearer,
+                ))
+                .await?;
+        }
+    }
+    tracing::info!("demo hospital loaded");
     Ok(())
 }
 
 /// The demo administrator's bearer token, logged in through `identity`.
-async fn admin_bearer(
+pub(super) async fn admin_bearer(
     identity: &mut IdentityServiceClient<tonic::transport::Channel>,
 ) -> anyhow::Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
     let token = identity
@@ -448,7 +811,7 @@ async fn admin_bearer(
 }
 
 /// `message` with the administrator's bearer token.
-fn with_bearer<T>(
+pub(super) fn with_bearer<T>(
     message: T,
     bearer: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
 ) -> tonic::Request<T> {

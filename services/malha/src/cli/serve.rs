@@ -44,7 +44,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let upstream = args
             .upstream_url
             .unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
-        let edge = malha_edge::start(args.edge_addr, &upstream).await?;
+        let edge = malha_edge::start_with_sites(args.edge_addr, &upstream, targets::SITES).await?;
         return edge.run_until(signal).await;
     }
     let targets = targets::resolve(&services)?;
@@ -52,7 +52,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let upstream = args
         .upstream_url
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", server.grpc_addr.port()));
-    let edge = malha_edge::start(args.edge_addr, &upstream).await?;
+    let edge = malha_edge::start_with_sites(args.edge_addr, &upstream, targets::SITES).await?;
     let result = server.run_until(signal).await;
     edge.shutdown();
     edge.wait().await?;

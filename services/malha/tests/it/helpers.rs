@@ -31,6 +31,7 @@ pub(crate) fn config(database_url: &str, nats_url: &str) -> ServeConfig {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         admin_addr: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(Secret::new(database_url)),
+        database_direct_url: None,
         db_max_connections: 5,
         migrate_on_start: true,
         auth: AuthConfig {
@@ -367,9 +368,13 @@ pub(crate) struct EdgeResponse {
 impl TestApp {
     /// Starts the edge, proxying to this app.
     pub(crate) async fn edge(&self) -> TestEdge {
-        let edge = malha_edge::start("127.0.0.1:0".parse().unwrap(), &self.url)
-            .await
-            .expect("the edge starts");
+        let edge = malha_edge::start_with_sites(
+            "127.0.0.1:0".parse().unwrap(),
+            &self.url,
+            malha::targets::SITES,
+        )
+        .await
+        .expect("the edge starts");
         TestEdge {
             url: format!("http://127.0.0.1:{}", edge.addr.port()),
             edge,

@@ -6,6 +6,7 @@
 //! live in `flows/`. The snack-bar tests in `orders/` and `payments/` share the
 //! snack bar's fixture, `flows/snackbar.rs`, and are declared there.
 
+mod care;
 mod cli;
 mod edge;
 mod flows;
@@ -16,6 +17,7 @@ mod kit;
 mod migrations;
 mod orders;
 mod payments;
+mod pharmacy;
 mod projects;
 mod queue;
 mod suppliers;

@@ -126,6 +126,45 @@ pub fn apply(
     })
 }
 
+/// How a dispense of `wanted` is taken from the pockets holding the item
+/// (given in the order they are emptied, with what each has on hand): each
+/// pocket gives what it can until the amount is met. Returns what each
+/// pocket gives (by index, leaving out pockets that give nothing), or
+/// [`NotEnough`] with the cabinet's total when all of them together fall
+/// short, so nothing is taken at all.
+pub fn allocate(wanted: i64, on_hand: &[i64]) -> Result<Vec<(usize, i64)>, NotEnough> {
+    let total: i64 = on_hand.iter().sum();
+    if wanted <= 0 || total < wanted {
+        return Err(NotEnough {
+            on_hand: total,
+            wanted,
+        });
+    }
+    let mut left = wanted;
+    let mut taken = Vec::new();
+    for (index, &has) in on_hand.iter().enumerate() {
+        if left == 0 {
+            break;
+        }
+        let take = has.min(left);
+        if take > 0 {
+            taken.push((index, take));
+            left -= take;
+        }
+    }
+    Ok(taken)
+}
+
+/// Whether a pocket now holding `current` (with `quantity` on hand) may be
+/// assigned `next`: always when empty or unassigned, otherwise only to the
+/// item it already holds (its stock would otherwise change identity).
+pub fn pocket_may_hold<T: PartialEq>(current: Option<&T>, quantity: i64, next: &T) -> bool {
+    match current {
+        None => true,
+        Some(current) => quantity == 0 || current == next,
+    }
+}
+
 /// A pocket's minimum level: zero (never low) or more.
 pub fn minimum_problem(minimum: i64) -> Option<&'static str> {
     if minimum < 0 {
@@ -220,6 +259,36 @@ mod tests {
                 .unwrap()
                 .fell_below_minimum
         );
+    }
+
+    #[test]
+    fn a_dispense_is_taken_pocket_by_pocket_or_not_at_all() {
+        assert_eq!(allocate(5, &[3, 4]), Ok(vec![(0, 3), (1, 2)]));
+        assert_eq!(allocate(3, &[0, 3, 9]), Ok(vec![(1, 3)]));
+        assert_eq!(allocate(2, &[2]), Ok(vec![(0, 2)]));
+        assert_eq!(
+            allocate(8, &[3, 4]),
+            Err(NotEnough {
+                on_hand: 7,
+                wanted: 8
+            })
+        );
+        assert_eq!(
+            allocate(1, &[]),
+            Err(NotEnough {
+                on_hand: 0,
+                wanted: 1
+            })
+        );
+        assert!(allocate(0, &[5]).is_err(), "nothing to take is a mistake");
+    }
+
+    #[test]
+    fn a_pocket_with_stock_keeps_its_item() {
+        assert!(pocket_may_hold(None, 0, &"dipirona"));
+        assert!(pocket_may_hold(Some(&"dipirona"), 0, &"morfina"));
+        assert!(pocket_may_hold(Some(&"dipirona"), 5, &"dipirona"));
+        assert!(!pocket_may_hold(Some(&"dipirona"), 5, &"morfina"));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub(super) async fn create(
     if let Claim::Replay(done) = key.claim(&mut tx).await? {
         return Ok(done);
     }
-    let id = store::insert(&mut tx, &fields).await?;
+    let id = Uuid::now_v7();
     let lines: Vec<MaterialRow> = p
         .materials
         .iter()
@@ -137,21 +137,21 @@ pub(super) async fn create(
             quantity: m.quantity,
         })
         .collect();
-    store::insert_materials(&mut tx, id, &lines).await?;
+    // One statement: the project, its lines, and the row as stored.
+    let row = store::insert(&mut tx, id, &fields, &lines).await?;
     let event = ProjectCreated {
         project_id: id.to_string(),
         project_name: fields.name.to_owned(),
         materials: lines.iter().map(convert::material).collect(),
     };
     events::publish(&mut tx, crate::SCHEMA.name, SUBJECT_PROJECT_CREATED, &event).await?;
-    // Read back in the transaction: the database's own timestamps.
-    let row = store::get(&mut *tx, id, false).await?;
     let response = CreateProjectResponse {
         project: Some(convert::project(row, &lines)?),
     };
     key.record(&mut tx, &response).await?;
     tx.commit().await?;
-    tracing::info!(project = %id, actor, materials = lines.len(), "project created");
+    // Its event and the project row are the record; nothing per write at INFO.
+    tracing::debug!(project = %id, actor, materials = lines.len(), "project created");
     Ok(response)
 }
 

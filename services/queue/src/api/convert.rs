@@ -7,6 +7,7 @@ use crate::store::tickets::{StatsRow, StepRow, TicketRow};
 use crate::store::units::UnitRow;
 use malha_api::malha::queue::v1 as pb;
 use malha_kit::ServiceResult;
+use malha_kit::cpf::Cpf;
 use malha_kit::stored::StoredName;
 use malha_kit::time::to_proto;
 
@@ -69,9 +70,24 @@ fn status(status: TicketStatus) -> pb::TicketStatus {
     }
 }
 
+/// How much of a patient's CPF a reader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CpfView {
+    /// Clinic staff and administrators (`queue.patient.read`).
+    Whole,
+    /// Totems, other services, events: `***.456.789-**`.
+    Masked,
+}
+
 /// A stored ticket; a priority or status this build does not know is an
 /// error, never read as a default.
-pub(super) fn ticket(row: TicketRow) -> ServiceResult<pb::Ticket> {
+pub(super) fn ticket(row: TicketRow, view: CpfView) -> ServiceResult<pb::Ticket> {
+    let cpf = match row.cpf.as_deref().map(Cpf::parse) {
+        None => String::new(),
+        Some(Ok(cpf)) if view == CpfView::Whole => cpf.digits().to_owned(),
+        Some(Ok(cpf)) => cpf.masked(),
+        Some(Err(e)) => return Err(anyhow::anyhow!("stored ticket CPF: {e}").into()),
+    };
     Ok(pb::Ticket {
         id: row.id.to_string(),
         unit_id: row.unit_id.to_string(),
@@ -85,6 +101,9 @@ pub(super) fn ticket(row: TicketRow) -> ServiceResult<pb::Ticket> {
         call_time: row.called_at.and_then(to_proto),
         start_time: row.started_at.and_then(to_proto),
         finish_time: row.finished_at.and_then(to_proto),
+        parent_ticket_id: row.parent_id.map(|id| id.to_string()).unwrap_or_default(),
+        cpf,
+        to_front: row.to_front,
     })
 }
 
@@ -98,6 +117,7 @@ pub(super) fn step(row: StepRow) -> ServiceResult<pb::JourneyStep> {
         Step::Finished => pb::StepKind::Finished,
         Step::NoShow => pb::StepKind::NoShow,
         Step::Cancelled => pb::StepKind::Cancelled,
+        Step::Routed => pb::StepKind::Routed,
     };
     Ok(pb::JourneyStep {
         kind: kind.into(),
@@ -105,6 +125,7 @@ pub(super) fn step(row: StepRow) -> ServiceResult<pb::JourneyStep> {
         desk_name: row.desk_name.unwrap_or_default(),
         staff: row.staff,
         time: to_proto(row.at),
+        ticket_id: row.ticket_id.to_string(),
     })
 }
 

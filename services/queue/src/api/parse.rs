@@ -192,6 +192,38 @@ pub(super) fn priority(v: &mut Violations, value: i32, field: &str) -> Option<Pr
     found
 }
 
+/// A panel cursor received from a client.
+pub(super) fn cursor(
+    v: &mut Violations,
+    value: &str,
+    field: &str,
+) -> Option<crate::domain::panel::Cursor> {
+    crate::domain::panel::Cursor::parse(value)
+        .map_err(|e| v.add(field, e))
+        .ok()
+}
+
+/// How many calls a panel snapshot holds.
+pub(super) fn recent(v: &mut Violations, value: i32, field: &str) -> usize {
+    crate::domain::panel::recent(value)
+        .map_err(|e| v.add(field, e))
+        .unwrap_or(1)
+}
+
+/// An optional CPF: empty is none; otherwise its check digits must match.
+pub(super) fn optional_cpf(
+    v: &mut Violations,
+    value: &str,
+    field: &str,
+) -> Option<malha_kit::cpf::Cpf> {
+    if value.trim().is_empty() {
+        return None;
+    }
+    malha_kit::cpf::Cpf::parse(value)
+        .map_err(|e| v.add(field, e.to_string()))
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

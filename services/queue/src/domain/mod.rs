@@ -4,8 +4,10 @@
 
 pub mod code;
 pub mod fairness;
+pub mod panel;
 pub mod place;
 pub mod priority;
+pub mod route;
 pub mod ticket;
 pub mod unit;
 

@@ -64,6 +64,7 @@ pub enum Step {
     Finished,
     NoShow,
     Cancelled,
+    Routed,
 }
 
 impl StoredName for Step {
@@ -76,10 +77,12 @@ impl StoredName for Step {
         Self::Finished,
         Self::NoShow,
         Self::Cancelled,
+        Self::Routed,
     ];
 
     fn as_str(self) -> &'static str {
         match self {
+            Self::Routed => "routed",
             Self::Issued => "issued",
             Self::Called => "called",
             Self::Recalled => "recalled",

@@ -1,8 +1,9 @@
-//! Queue's SQL: [`units`], [`services`], [`desks`], [`tickets`]. Database errors become
+//! Queue's SQL: [`units`], [`services`], [`desks`], [`tickets`], [`panel`]. Database errors become
 //! service errors in [`conflict`], the one place that knows what each
 //! unique and foreign key means to a caller.
 
 pub mod desks;
+pub mod panel;
 pub mod services;
 pub mod tickets;
 pub mod units;

@@ -7,10 +7,14 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::domain::{
-    Class, FairnessRule, Letter, Move, Priority, Step, TicketCode, TicketStatus, TimeZone,
+    Class, FairnessRule, Letter, Move, Priority, Step, TicketCode, TicketStatus, TimeZone, route,
 };
+use malha_kit::cpf::Cpf;
 use malha_kit::stored::StoredName;
 use malha_kit::{ServiceError, ServiceResult};
+
+/// The channel a trigger on `tickets` notifies with the unit id.
+pub const CHANNEL: &str = "malha_queue_tickets";
 
 /// A stored ticket.
 #[derive(Debug, Clone, FromRow)]
@@ -27,10 +31,14 @@ pub struct TicketRow {
     pub called_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub parent_id: Option<Uuid>,
+    /// Eleven digits, checked when issued.
+    pub cpf: Option<String>,
+    pub to_front: bool,
 }
 
 const SELECT: &str = "SELECT id, unit_id, service_id, code, local_date, priority, status,
-        desk_id, created_at, called_at, started_at, finished_at
+        desk_id, created_at, called_at, started_at, finished_at, parent_id, cpf, to_front
    FROM tickets";
 
 fn not_found() -> ServiceError {
@@ -45,11 +53,12 @@ struct Issuing {
 }
 
 /// A ticket to issue.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NewTicket {
     pub unit_id: Uuid,
     pub service_id: Uuid,
     pub priority: Priority,
+    pub cpf: Option<Cpf>,
 }
 
 /// Issues the ticket in `tx`: the next number of the service's local day
@@ -97,8 +106,8 @@ pub async fn issue(
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO tickets (id, unit_id, service_id, code, local_date, priority, preferential,
-                              priority_rank, queued_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                              priority_rank, queued_at, created_at, cpf)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
     )
     .bind(id)
     .bind(new.unit_id)
@@ -109,10 +118,102 @@ pub async fn issue(
     .bind(new.priority.class() == Class::Preferential)
     .bind(new.priority.rank())
     .bind(now)
+    .bind(new.cpf.as_ref().map(Cpf::digits))
     .execute(&mut *tx)
     .await?;
     record_step(tx, id, Step::Issued, None, staff).await?;
     Ok(id)
+}
+
+/// The parent of a route, as routing needs it.
+#[derive(Debug, Clone, FromRow)]
+struct Routing {
+    status: String,
+    priority_rank: i16,
+    time_zone: String,
+    routed: bool,
+}
+
+/// Routes the finished ticket `parent_id` on to `to_service_id` in `tx`
+/// (the parent's row locked, so two routes of one ticket serialise and the
+/// second sees the first): a new waiting ticket with the parent's code,
+/// priority, CPF and arrival (or the front rank), and a `routed` step on
+/// the parent. Returns the new ticket's id.
+pub async fn route(
+    tx: &mut PgConnection,
+    parent_id: Uuid,
+    to_service_id: Uuid,
+    to_front: bool,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<Uuid> {
+    let parent: Option<Routing> = sqlx::query_as(
+        "SELECT t.status, t.priority_rank, u.time_zone,
+                EXISTS (SELECT 1 FROM tickets c WHERE c.parent_id = t.id) AS routed
+           FROM tickets t JOIN units u ON u.id = t.unit_id
+          WHERE t.id = $1
+            FOR UPDATE OF t",
+    )
+    .bind(parent_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let parent = parent.ok_or_else(not_found)?;
+    route::check_routable(TicketStatus::from_stored(&parent.status)?, parent.routed)?;
+    let time_zone = TimeZone::parse(&parent.time_zone)
+        .map_err(|e| anyhow::anyhow!("stored unit time zone: {e}"))?;
+
+    let id = Uuid::now_v7();
+    let inserted = sqlx::query(
+        "INSERT INTO tickets (id, unit_id, service_id, code, local_date, priority, preferential,
+                              priority_rank, queued_at, created_at, cpf, parent_id, to_front)
+         SELECT $1, p.unit_id, s.id, p.code, $3, p.priority, p.preferential, $4, p.queued_at,
+                $5, p.cpf, p.id, $6
+           FROM tickets p JOIN services s ON s.id = $2 AND s.unit_id = p.unit_id
+          WHERE p.id = $7",
+    )
+    .bind(id)
+    .bind(to_service_id)
+    .bind(time_zone.local_date(now))
+    .bind(route::routed_rank(parent.priority_rank, to_front))
+    .bind(now)
+    .bind(to_front)
+    .bind(parent_id)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(ServiceError::NotFound {
+            resource: "service of this unit",
+        });
+    }
+    record_step(tx, parent_id, Step::Routed, None, staff).await?;
+    record_step(tx, id, Step::Issued, None, staff).await?;
+    Ok(id)
+}
+
+/// Every ticket of the route `ticket_id` belongs to, the first (issued at
+/// a totem) first: its ancestors, itself and its descendants.
+pub async fn route_of(db: impl PgExecutor<'_>, ticket_id: Uuid) -> ServiceResult<Vec<TicketRow>> {
+    let rows: Vec<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE up AS (
+             SELECT id, parent_id FROM tickets WHERE id = $1
+             UNION ALL
+             SELECT t.id, t.parent_id FROM tickets t JOIN up ON t.id = up.parent_id
+         ), root AS (
+             SELECT id FROM up WHERE parent_id IS NULL
+         ), down AS (
+             SELECT id, 0 AS depth FROM root
+             UNION ALL
+             SELECT t.id, down.depth + 1 FROM tickets t JOIN down ON t.parent_id = down.id
+         )
+         {SELECT} JOIN down USING (id) ORDER BY down.depth"
+    )))
+    .bind(ticket_id)
+    .fetch_all(db)
+    .await?;
+    if rows.is_empty() {
+        return Err(not_found());
+    }
+    Ok(rows)
 }
 
 /// Appends a step to the ticket's journey.
@@ -296,9 +397,10 @@ pub async fn apply(
     record_step(tx, ticket_id, action.step(), desk_id, staff).await
 }
 
-/// A recorded step with its desk's name.
+/// A recorded step with its ticket and its desk's name.
 #[derive(Debug, Clone, FromRow)]
 pub struct StepRow {
+    pub ticket_id: Uuid,
     pub step: String,
     pub desk_id: Option<Uuid>,
     pub desk_name: Option<String>,
@@ -306,14 +408,16 @@ pub struct StepRow {
     pub at: DateTime<Utc>,
 }
 
-/// The ticket's steps in the order they happened.
-pub async fn steps(db: impl PgExecutor<'_>, ticket_id: Uuid) -> ServiceResult<Vec<StepRow>> {
+/// The steps of `ticket_ids` (a route, in its order) in the order they
+/// happened, in one query.
+pub async fn steps(db: impl PgExecutor<'_>, ticket_ids: &[Uuid]) -> ServiceResult<Vec<StepRow>> {
     Ok(sqlx::query_as(
-        "SELECT s.step, s.desk_id, d.name AS desk_name, s.staff, s.at
+        "SELECT s.ticket_id, s.step, s.desk_id, d.name AS desk_name, s.staff, s.at
            FROM ticket_steps s LEFT JOIN desks d ON d.id = s.desk_id
-          WHERE s.ticket_id = $1 ORDER BY s.position",
+          WHERE s.ticket_id = ANY($1)
+          ORDER BY s.at, array_position($1, s.ticket_id), s.position",
     )
-    .bind(ticket_id)
+    .bind(ticket_ids)
     .fetch_all(db)
     .await?)
 }

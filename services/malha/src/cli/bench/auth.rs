@@ -47,8 +47,9 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         ">= 0.85".into(),
         ratio >= 0.85,
     );
+    bench.reference_spread(bare.spread);
 
-    cpu_per_call(bench, busy)?;
+    cpu_per_call(bench, busy).await?;
 
     let (bare, full) = alternate(bench, single).await?;
     bench.measured("1 auth", "health Check, bare tonic, one stream", bare);
@@ -63,6 +64,7 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         "<= 1.20".into(),
         ratio <= 1.2,
     );
+    bench.reference_spread(bare.spread);
 
     let validate = malha_api::identity::ValidateTokenRequest {
         access_token: bench.token.clone(),
@@ -82,17 +84,17 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
 /// Server CPU time per call, bare and full, over the same number of calls,
 /// alternating for `bench.rounds` rounds; the least of each side (the
 /// steadiest figure on a shared machine: steal time is not in it).
-fn cpu_per_call(bench: &mut Bench, shape: H2Shape) -> anyhow::Result<()> {
+async fn cpu_per_call(bench: &mut Bench, shape: H2Shape) -> anyhow::Result<()> {
     const CALLS: u64 = 200_000;
-    let micros = |addr: &str| -> anyhow::Result<f64> {
+    async fn micros(bench: &Bench, addr: &str, shape: H2Shape) -> anyhow::Result<f64> {
         let before = load::process_cpu()?;
-        load::h2load_calls(&bench.h2load, addr, CHECK, Some(&bench.token), shape, CALLS)?;
+        load::h2load_calls(&bench.h2load, addr, CHECK, Some(&bench.token), shape, CALLS).await?;
         Ok((load::process_cpu()? - before).as_secs_f64() * 1e6 / CALLS as f64)
-    };
+    }
     let (mut bare, mut full) = (f64::MAX, f64::MAX);
     for _ in 0..bench.rounds {
-        bare = bare.min(micros(&bench.bare)?);
-        full = full.min(micros(&bench.full)?);
+        bare = bare.min(micros(bench, &bench.bare, shape).await?);
+        full = full.min(micros(bench, &bench.full, shape).await?);
     }
     bench.compared(
         "1 auth",
@@ -124,14 +126,17 @@ async fn prove_check_answers(bench: &Bench) -> anyhow::Result<()> {
 async fn alternate(bench: &Bench, shape: H2Shape) -> anyhow::Result<(Figures, Figures)> {
     let (mut bare, mut full) = (Vec::new(), Vec::new());
     for _ in 0..bench.rounds {
-        bare.push(load::h2load_run(
-            &bench.h2load,
-            &bench.bare,
-            CHECK,
-            &[],
-            Some(&bench.token),
-            shape,
-        )?);
+        bare.push(
+            load::h2load_run(
+                &bench.h2load,
+                &bench.bare,
+                CHECK,
+                &[],
+                Some(&bench.token),
+                shape,
+            )
+            .await?,
+        );
         full.push(bench.h2load_full(CHECK, &[], shape).await?);
     }
     Ok((Figures::combine(&bare), Figures::combine(&full)))

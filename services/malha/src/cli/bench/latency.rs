@@ -43,7 +43,8 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         ),
         true,
         shape,
-    )?;
+    )
+    .await?;
     let created: i64 = sqlx::query_scalar("SELECT count(*) FROM projects.projects")
         .fetch_one(&pool)
         .await?;

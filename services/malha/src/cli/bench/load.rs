@@ -15,25 +15,47 @@ pub(super) struct Figures {
     pub(super) p50_ms: f64,
     pub(super) p99_ms: f64,
     pub(super) errors: u64,
+    /// How far the rounds' throughputs lie apart: (max − min) / median.
+    pub(super) spread: f64,
 }
 
 impl Figures {
-    /// Several runs of one scenario as one: the best throughput (a shared
-    /// machine's neighbours only ever slow a run down), median percentiles,
-    /// every error.
+    /// Several rounds of one scenario as one: median throughput and
+    /// percentiles, the rounds' spread, every error. The median, not the
+    /// best: one lucky round cannot pass a target.
     pub(super) fn combine(runs: &[Figures]) -> Figures {
-        let median = |pick: fn(&Figures) -> f64| {
-            let mut values: Vec<f64> = runs.iter().map(pick).collect();
-            values.sort_by(f64::total_cmp);
-            values.get(values.len() / 2).copied().unwrap_or(0.0)
-        };
+        let median = |pick: fn(&Figures) -> f64| median(&runs.iter().map(pick).collect::<Vec<_>>());
         Figures {
-            rps: runs.iter().map(|r| r.rps).fold(0.0, f64::max),
+            rps: median(|r| r.rps),
             p50_ms: median(|r| r.p50_ms),
             p99_ms: median(|r| r.p99_ms),
             errors: runs.iter().map(|r| r.errors).sum(),
+            spread: spread(&runs.iter().map(|r| r.rps).collect::<Vec<_>>()),
         }
     }
+}
+
+/// The median of `values` (0 if none).
+pub(super) fn median(values: &[f64]) -> f64 {
+    let mut values = values.to_vec();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// (max − min) / median of `values`: 0.08 means the rounds lay within 8 %.
+pub(super) fn spread(values: &[f64]) -> f64 {
+    let middle = median(values);
+    if middle <= 0.0 {
+        return 0.0;
+    }
+    let (low, high) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    (high - low) / middle
 }
 
 /// How hard to push.
@@ -60,8 +82,10 @@ pub(super) fn ghz() -> anyhow::Result<PathBuf> {
         )
 }
 
-/// One ghz run of `call` with `data` (JSON) against `addr`.
-pub(super) fn run(
+/// One ghz run of `call` with `data` (JSON) against `addr`. Awaited, not
+/// blocked on: the servers under test run on this process's runtime, and a
+/// worker parked on a child process would leave them one core short.
+pub(super) async fn run(
     ghz: &Path,
     protoset: &Path,
     addr: &str,
@@ -82,7 +106,8 @@ pub(super) fn run(
     if let Some(token) = token {
         command.args(["-m", &format!(r#"{{"authorization":"Bearer {token}"}}"#)]);
     }
-    let output = command.arg(addr).output().context("running ghz")?;
+    command.arg(addr);
+    let output = output_of(command).await.context("running ghz")?;
     anyhow::ensure!(
         output.status.success() || !output.stdout.is_empty(),
         "ghz failed: {}",
@@ -138,6 +163,7 @@ fn parse(report: &serde_json::Value) -> Figures {
         p50_ms: percentile(50),
         p99_ms: percentile(99),
         errors: errors.saturating_sub(cut),
+        spread: 0.0,
     }
 }
 
@@ -189,7 +215,7 @@ fn h2load_command(
 }
 
 /// Exactly `calls` calls with h2load, as fast as they go (for CPU per call).
-pub(super) fn h2load_calls(
+pub(super) async fn h2load_calls(
     h2load: &Path,
     addr: &str,
     path: &str,
@@ -198,18 +224,18 @@ pub(super) fn h2load_calls(
     calls: u64,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let output = h2load_command(
+    let mut command = h2load_command(
         h2load,
         dir.path(),
         &[],
         token,
         shape.connections,
         shape.streams,
-    )?
-    .args(["-n", &calls.to_string()])
-    .arg(format!("http://{addr}{path}"))
-    .output()
-    .context("running h2load")?;
+    )?;
+    command
+        .args(["-n", &calls.to_string()])
+        .arg(format!("http://{addr}{path}"));
+    let output = output_of(command).await.context("running h2load")?;
     anyhow::ensure!(
         output.status.success(),
         "h2load failed: {}",
@@ -218,11 +244,21 @@ pub(super) fn h2load_calls(
     Ok(())
 }
 
+/// Runs `command` to its end without holding a runtime worker.
+pub(super) async fn output_of(command: Command) -> std::io::Result<std::process::Output> {
+    tokio::process::Command::from(command).output().await
+}
+
 /// CPU time (user + system) this process has used: during a load run, that
 /// of the bench's in-process servers. Steal time on a shared machine is not
 /// in it, which makes it the steadiest figure of a run.
 pub(super) fn process_cpu() -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    cpu_of("self")
+}
+
+/// CPU time (user + system) of the process `pid` (`self` for this one).
+pub(super) fn cpu_of(pid: &str) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The fields after the command name, which is in parentheses; utime and
     // stime are the 14th and 15th of the line.
     let (_, rest) = stat
@@ -236,11 +272,49 @@ pub(super) fn process_cpu() -> anyhow::Result<Duration> {
     Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
 }
 
+/// CPU time of process `pid` and of every child it has now or has reaped
+/// (PostgreSQL's backends are children of its postmaster).
+pub(super) fn tree_cpu(pid: u32) -> anyhow::Result<Duration> {
+    let ticks = |pid: &str| -> Option<(u32, u64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (_, rest) = stat.rsplit_once(')')?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let parent = fields.get(1)?.parse().ok()?;
+        // utime, stime, cutime, cstime: fields 14 to 17 of the line.
+        let sum = (11..=14)
+            .map(|i| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum();
+        Some((parent, sum))
+    };
+    let (_, own) = ticks(&pid.to_string()).context("no such process")?;
+    let mut total = own;
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if let Some((parent, child)) = ticks(name)
+            && parent == pid
+        {
+            total += child;
+        }
+    }
+    Ok(Duration::from_millis(total * 10))
+}
+
 /// One h2load run posting the gRPC-framed `message` to `path` on `addr` with
 /// raw HTTP/2 frames: `connections` × `streams` in flight for `seconds`.
 /// Latencies come from h2load's per-request log. h2load checks only the HTTP
 /// status, so callers make one real gRPC call first to prove the RPC answers OK.
-pub(super) fn h2load_run(
+pub(super) async fn h2load_run(
     h2load: &Path,
     addr: &str,
     path: &str,
@@ -259,10 +333,8 @@ pub(super) fn h2load_run(
     command
         .args(["-D", &seconds.to_string(), "--warm-up-time", "1"])
         .arg(format!("--log-file={}", log.display()));
-    let output = command
-        .arg(format!("http://{addr}{path}"))
-        .output()
-        .context("running h2load")?;
+    command.arg(format!("http://{addr}{path}"));
+    let output = output_of(command).await.context("running h2load")?;
     let text = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(output.status.success(), "h2load failed: {text}");
     let rps = text
@@ -303,6 +375,7 @@ pub(super) fn h2load_run(
         p50_ms: pick(0.50),
         p99_ms: pick(0.99),
         errors: failed,
+        spread: 0.0,
     })
 }
 
@@ -311,18 +384,22 @@ mod tests {
     use super::Figures;
 
     #[test]
-    fn rounds_combine_into_best_rate_and_median_latency() {
+    fn rounds_combine_into_median_rate_and_latency_with_their_spread() {
         let run = |rps, p99_ms, errors| Figures {
             rps,
             p50_ms: 1.0,
             p99_ms,
             errors,
+            spread: 0.0,
         };
         let combined =
-            Figures::combine(&[run(90.0, 3.0, 1), run(120.0, 9.0, 0), run(90.0, 2.0, 2)]);
-        assert_eq!(combined.rps, 120.0);
+            Figures::combine(&[run(90.0, 3.0, 1), run(120.0, 9.0, 0), run(100.0, 2.0, 2)]);
+        assert_eq!(combined.rps, 100.0, "a lucky round does not decide");
         assert_eq!(combined.p99_ms, 3.0);
         assert_eq!(combined.errors, 3);
+        assert!((combined.spread - 0.30).abs() < 1e-9, "{}", combined.spread);
+        assert_eq!(super::median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(super::spread(&[]), 0.0);
     }
 
     #[test]

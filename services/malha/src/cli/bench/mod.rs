@@ -4,12 +4,18 @@
 //! from independent tools: `h2load`, `ghz` and `pgbench`.
 
 mod auth;
+mod care;
 mod db;
+mod edge;
 mod footprint;
 mod latency;
 mod load;
 mod outcomes;
+mod paid;
+mod pharmacy;
+mod queue;
 mod storm;
+mod writes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,8 +44,13 @@ pub struct BenchArgs {
     /// machine then hits both alike).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
-    /// Only these targets (comma-separated: auth, db, events, storm, footprint).
-    #[arg(long, default_value = "auth,db,events,storm,footprint")]
+    /// Only these targets (comma-separated: auth, db, events, storm,
+    /// footprint, queue, asky, writes; and edge: Malha's edge and the real
+    /// Envoy side by side, needs `envoy`).
+    #[arg(
+        long,
+        default_value = "auth,db,events,storm,footprint,queue,asky,writes"
+    )]
     pub only: String,
 }
 
@@ -57,6 +68,9 @@ pub(super) struct Bench {
     nats_url: String,
     pgbench: PathBuf,
     pg_port: u16,
+    /// The PostgreSQL cluster's data directory (its postmaster.pid).
+    pg_data: PathBuf,
+    nats_pid: Option<u32>,
     shape: Shape,
     rounds: usize,
     rows: Vec<Row>,
@@ -72,7 +86,13 @@ struct Row {
     ratio: Option<f64>,
     goal: String,
     pass: Option<bool>,
+    /// The spread of the reference's rounds, when it has rounds.
+    reference_spread: Option<f64>,
 }
+
+/// A reference whose rounds lie further apart than this makes its row noisy:
+/// the machine, not Malha, moved.
+const NOISY: f64 = 0.10;
 
 pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ghz = load::ghz()?;
@@ -91,6 +111,7 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         grpc_addr: "127.0.0.1:0".parse()?,
         admin_addr: "127.0.0.1:0".parse()?,
         database_url: Some(Secret::new(pg.url("bench"))),
+        database_direct_url: None,
         nats_url: Some(nats.url()),
         db_max_connections: 16,
         migrate_on_start: true,
@@ -100,6 +121,12 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         shutdown_grace_seconds: 5,
         max_connection_age_seconds: 3600,
     };
+    let mut config = config;
+    // The paid-order chain's webhook notifications are signed with it.
+    config
+        .services
+        .get_mut::<malha_payments::PaymentsConfig>()
+        .webhook_secret = Some(Secret::new(paid::WEBHOOK_SECRET));
     let server = app::start(&config, &targets::resolve("all")?).await?;
     let full = format!("127.0.0.1:{}", server.grpc_addr.port());
     super::up::wait_until_serving(&format!("http://{full}"), Duration::from_secs(30)).await?;
@@ -129,6 +156,8 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         nats_url: nats.url(),
         pgbench: pgbench()?,
         pg_port: pg.port(),
+        pg_data: pg.data_dir().to_path_buf(),
+        nats_pid: nats.pid(),
         shape: Shape {
             concurrency: args.concurrency,
             connections: args.connections,
@@ -160,6 +189,19 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if only.contains(&"footprint") {
         footprint::run(&mut bench).await?;
+    }
+    if only.contains(&"queue") {
+        queue::run(&mut bench).await?;
+    }
+    if only.contains(&"edge") {
+        edge::run(&mut bench, dir.path()).await?;
+    }
+    if only.contains(&"asky") {
+        pharmacy::run(&mut bench).await?;
+        care::run(&mut bench).await?;
+    }
+    if only.contains(&"writes") {
+        writes::run(&mut bench).await?;
     }
     bench.print();
 
@@ -210,7 +252,22 @@ async fn bare_server() -> anyhow::Result<String> {
 }
 
 impl Bench {
-    fn call(
+    /// The PostgreSQL postmaster's process id (first line of postmaster.pid).
+    fn postmaster_pid(&self) -> anyhow::Result<u32> {
+        let text = std::fs::read_to_string(self.pg_data.join("postmaster.pid"))?;
+        Ok(text.lines().next().unwrap_or_default().trim().parse()?)
+    }
+
+    /// `message` with the bench's bearer token.
+    fn authed<T>(&self, message: T) -> anyhow::Result<tonic::Request<T>> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {}", self.token).parse()?);
+        Ok(request)
+    }
+
+    async fn call(
         &self,
         addr: &str,
         call: &str,
@@ -219,7 +276,7 @@ impl Bench {
         shape: Shape,
     ) -> anyhow::Result<Figures> {
         let token = auth.then_some(self.token.as_str());
-        load::run(&self.ghz, &self.protoset, addr, call, data, token, shape)
+        load::run(&self.ghz, &self.protoset, addr, call, data, token, shape).await
     }
 
     /// h2load against the full server with the bench's token. Errors are
@@ -239,7 +296,8 @@ impl Bench {
             message,
             Some(&self.token),
             shape,
-        )?;
+        )
+        .await?;
         let done = outcomes::read(&self.admin, path).await?.since(&before);
         anyhow::ensure!(
             done.ok > 0,
@@ -269,7 +327,15 @@ impl Bench {
             ratio: None,
             goal: String::new(),
             pass: None,
+            reference_spread: None,
         });
+    }
+
+    /// The spread of the last row's reference rounds (see [`NOISY`]).
+    fn reference_spread(&mut self, spread: f64) {
+        if let Some(row) = self.rows.last_mut() {
+            row.reference_spread = Some(spread);
+        }
     }
 
     /// A ratio against the reference, to explain others (no goal).
@@ -290,6 +356,7 @@ impl Bench {
             ratio: Some(ratio),
             goal: String::new(),
             pass: None,
+            reference_spread: None,
         });
     }
 
@@ -315,27 +382,46 @@ impl Bench {
             ratio: Some(ratio),
             goal,
             pass: Some(pass),
+            reference_spread: None,
         });
     }
 
     fn print(&self) {
         println!(
-            "\n{:<10} {:<46} {:>14} {:>9} {:>9} {:>16} {:>7} {:>12} result",
-            "target", "scenario", "value", "p50 ms", "p99 ms", "reference", "ratio", "goal"
+            "\n{:<10} {:<46} {:>14} {:>5} {:>9} {:>9} {:>16} {:>5} {:>7} {:>12} result",
+            "target",
+            "scenario",
+            "value",
+            "±",
+            "p50 ms",
+            "p99 ms",
+            "reference",
+            "±",
+            "ratio",
+            "goal"
         );
+        let percent = |spread: Option<f64>| {
+            spread
+                .filter(|s| *s > 0.0)
+                .map(|s| format!("{:.0}%", s * 100.0))
+                .unwrap_or_default()
+        };
         for row in &self.rows {
             let (p50, p99) = row.figures.map_or((String::new(), String::new()), |f| {
                 (format!("{:.3}", f.p50_ms), format!("{:.3}", f.p99_ms))
             });
             let errors = row.figures.map_or(0, |f| f.errors);
+            let noisy = row.reference_spread.is_some_and(|s| s > NOISY);
             println!(
-                "{:<10} {:<46} {:>14} {:>9} {:>9} {:>16} {:>7} {:>12} {}{}",
+                "{:<10} {:<46} {:>14} {:>5} {:>9} {:>9} {:>16} {:>5} {:>7} {:>12} {}{}{}",
                 row.target,
                 row.scenario,
                 row.value,
+                percent(row.figures.map(|f| f.spread)),
                 p50,
                 p99,
                 row.reference,
+                percent(row.reference_spread),
                 row.ratio.map(|r| format!("{r:.2}")).unwrap_or_default(),
                 row.goal,
                 match row.pass {
@@ -343,6 +429,7 @@ impl Bench {
                     Some(false) => "FAIL",
                     None => "",
                 },
+                if noisy { " (noisy reference)" } else { "" },
                 if errors > 0 {
                     format!("  ({errors} errors)")
                 } else {

@@ -397,11 +397,16 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
     let edge = app.edge().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/schemathesis");
+    // The checkout this run is in (cargo sets it when it runs a test), not
+    // the one the binary was compiled in: a target directory shared between
+    // checkouts reuses test binaries built elsewhere.
+    let manifest =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let script = format!("{manifest}/../../scripts/schemathesis");
     let work = tempfile::tempdir().unwrap();
     let tags = hosted_service_tags(&app, &edge).await;
 
-    let mut command = tokio::process::Command::new(script);
+    let mut command = tokio::process::Command::new(&script);
     command
         .arg("run")
         .arg(format!("{}/openapi.json", edge.url))
@@ -410,6 +415,12 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .args(["--max-examples", "20", "--seed", "1105", "--workers", "2"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--request-timeout", "20"])
+        // A watch streams until its client leaves, and its heartbeats reset
+        // the client's read timeout, so one example of a watch that finds its
+        // subject (the demo unit's panel, an order just created) never ends.
+        // Their validation, framing, snapshots and resume are tested in
+        // care::watch, queue::panel and orders::snackbar.
+        .args(["--exclude-path-regex", ":watch$"])
         .arg("-H")
         .arg(format!("Authorization: Bearer {admin}"))
         .env("NO_COLOR", "1")

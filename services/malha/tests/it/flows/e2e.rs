@@ -283,6 +283,7 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
 
     icarus_flow(&up, &admin.access_token).await;
     crate::flows::snackbar::snack_bar_flow(&up.url, &admin.access_token, E2E_WEBHOOK_SECRET).await;
+    asky_flow(&up).await;
 
     up.stop();
 
@@ -292,6 +293,68 @@ async fn malha_up_serves_identity_end_to_end_and_restarts_on_its_data() {
     let header = UntrustedToken::new(&relogin.access_token).unwrap();
     assert_eq!(header.header().key_id.as_deref(), Some(kid.as_str()));
     again.stop();
+}
+
+/// Asky through the real binary, as its demo staff: the nurse `bia` asks
+/// for a medicine kept in the first stocked cabinet of her ward, the
+/// pharmacist `caio` watches, accepts, starts and completes it, and that
+/// cabinet's pocket drops once.
+async fn asky_flow(up: &Up) {
+    use malha_api::malha::pharmacy::v1::pharmacy_service_client::PharmacyServiceClient;
+    use malha_api::malha::pharmacy::v1::{ItemKind, ListDispensersRequest};
+
+    let nurse = up.login("bia", "malha-nurse").await.unwrap().access_token;
+    let pharmacist = up
+        .login("caio", "malha-pharmacist")
+        .await
+        .unwrap()
+        .access_token;
+    let ward = malha::cli::seed::DEMO_WARDS[0];
+    // The demo hospital is loaded after the admin exists: wait for it.
+    let started = Instant::now();
+    let (cabinet, pocket) = loop {
+        let cabinets = PharmacyServiceClient::connect(up.url.clone())
+            .await
+            .unwrap()
+            .list_dispensers(authed(
+                ListDispensersRequest {
+                    ward: ward.into(),
+                    ..Default::default()
+                },
+                &pharmacist,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .dispensers;
+        let found = cabinets.into_iter().find_map(|d| {
+            d.pockets
+                .iter()
+                .find(|p| {
+                    p.quantity >= 2
+                        && p.item
+                            .as_ref()
+                            .is_some_and(|i| i.kind == ItemKind::Medicine as i32 && !i.controlled)
+                })
+                .cloned()
+                .map(|p| (d.clone(), p))
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the demo hospital stocks a medicine in the ward"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let stocked = crate::flows::asky::Stocked {
+        dispenser_id: cabinet.id.clone(),
+        pocket: pocket.pocket.clone(),
+        medicine_id: pocket.item.as_ref().unwrap().id.clone(),
+        ward: ward.into(),
+    };
+    crate::flows::asky::delivery_flow(&up.url, &nurse, &pharmacist, &stocked, 2).await;
 }
 
 /// Products and a project through the real binary: inventory drops by

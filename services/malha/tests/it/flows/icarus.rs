@@ -501,3 +501,77 @@ async fn the_event_carries_the_callers_trace_and_poison_goes_to_dead_letters() {
     assert_eq!(letter.payload.as_ref(), b"not an envelope");
     assert_eq!(icarus.on_hand(&mdf).await, 4, "nothing else changed");
 }
+
+/// A backlog (here: events held while the broker was down) is applied in
+/// batches — fewer transactions than events — each event exactly once, and
+/// an event that fails in a batch neither fails nor holds back the others.
+#[tokio::test]
+async fn a_backlog_is_applied_in_batches_once_each_around_a_failing_event() {
+    const PROJECTS: i64 = 40;
+    let mut app = TestApp::spawn().await;
+    let db = sql(&app).await;
+    let mut icarus = Icarus::new(&app, app.admin_token().await).await;
+    let mdf = icarus.product("MDF-BATCH", 100, 0).await;
+    // Runs out in the middle of the backlog (and of a batch).
+    let glue = icarus.product("GLUE-BATCH", 15, 0).await;
+
+    app.nats.stop();
+    for _ in 0..PROJECTS / 2 {
+        icarus.project(&[(&mdf, 1), (&glue, 1)]).await;
+    }
+    // A well-formed envelope whose payload is not a ProjectCreated: its
+    // handler fails, wherever it falls in a batch.
+    let template: Vec<u8> = sqlx::query_scalar("SELECT envelope FROM projects.outbox LIMIT 1")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let mut poison = Envelope::decode(template.as_slice()).unwrap();
+    let poison_id = uuid::Uuid::now_v7();
+    poison.id = poison_id.to_string();
+    poison.payload = b"\xff\xff\xff not a ProjectCreated".to_vec();
+    sqlx::query("INSERT INTO projects.outbox (id, subject, envelope) VALUES ($1, $2, $3)")
+        .bind(poison_id)
+        .bind("projects.project.created")
+        .bind(poison.encode_to_vec())
+        .execute(&db)
+        .await
+        .unwrap();
+    for _ in 0..PROJECTS / 2 {
+        icarus.project(&[(&mdf, 1), (&glue, 1)]).await;
+    }
+    app.nats.start().await.unwrap();
+
+    icarus.expect_on_hand(&mdf, 100 - PROJECTS).await;
+    assert_eq!(icarus.consumptions(&mdf).await.len() as i64, PROJECTS);
+    icarus.expect_on_hand(&glue, 0).await;
+    assert_eq!(icarus.consumptions(&glue).await.len(), 15);
+    let short: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM inventory.shortages WHERE product_id = $1::uuid AND available = 0",
+    )
+    .bind(&glue.id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        short,
+        PROJECTS - 15,
+        "each project past the stock is a shortage"
+    );
+    let (applied, transactions, poisoned): (i64, i64, bool) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT xmin::text), bool_or(event_id = $1)
+           FROM inventory.inbox WHERE consumer = 'inventory-project-created'",
+    )
+    .bind(poison_id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(applied, PROJECTS, "every good event once, the bad one not");
+    assert!(
+        !poisoned,
+        "the failing event's inbox row rolled back with it"
+    );
+    assert!(
+        transactions < applied,
+        "{applied} events in {transactions} transactions: the backlog was not batched"
+    );
+}

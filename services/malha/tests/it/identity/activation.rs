@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tonic::Code;
 
-use crate::helpers::{TestApp, authed, config, violated_fields};
+use crate::helpers::{TestApp, authed, config, eventually, violated_fields};
 use malha_api::identity::*;
 use malha_identity::mail::MailSettings;
 use malha_kit::config::Secret;
@@ -208,6 +208,39 @@ fn reason(status: &tonic::Status) -> String {
         .unwrap_or_default()
 }
 
+/// Activation requests published so far, and how many of them the
+/// notifier has finished with (sent, in its inbox).
+async fn requests_and_sent(app: &TestApp) -> (i64, i64, i64) {
+    let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let counts = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM identity.outbox WHERE subject = $1),
+                (SELECT count(*) FROM identity.outbox WHERE subject = $1 AND published_at IS NOT NULL),
+                (SELECT count(*) FROM identity.inbox WHERE consumer = $2)",
+    )
+    .bind(malha_identity::mail::SUBJECT_ACTIVATION_REQUESTED)
+    .bind(malha_identity::mail::ACTIVATION_MAIL.name)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    counts
+}
+
+/// Waits until every activation request so far has been mailed: then the
+/// mailbox holds all the mail there will be, and a count is final (no
+/// fixed sleep guessing how long the notifier takes).
+async fn settled(app: &TestApp) -> i64 {
+    eventually(
+        "the notifier to finish every request",
+        Duration::from_secs(30),
+        || async {
+            let (requests, _, sent) = requests_and_sent(app).await;
+            (requests == sent).then_some(requests)
+        },
+    )
+    .await
+}
+
 async fn activate(app: &TestApp, code: &str) -> Result<ActivateAccountResponse, tonic::Status> {
     app.identity()
         .await
@@ -242,7 +275,7 @@ async fn a_pending_user_activates_with_the_code_from_its_email_then_logs_in() {
     // Logging in again within the resend interval sends no second mail.
     let again = login(&app, "dora").await.unwrap_err();
     assert_eq!(reason(&again), "ACTIVATION_REQUIRED");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(settled(&app).await, 1, "the second login requested nothing");
     assert_eq!(smtp.mails().len(), 1, "re-sending is rate-limited");
 
     let unknown = activate(&app, "not-a-code").await.unwrap_err();
@@ -259,7 +292,7 @@ async fn a_pending_user_activates_with_the_code_from_its_email_then_logs_in() {
     let reused = activate(&app, &code).await.unwrap_err();
     assert_eq!(violated_fields(&reused), ["code"], "a code works once");
     // An active user's logins send nothing.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(settled(&app).await, 1);
     assert_eq!(smtp.mails().len(), 1);
 }
 
@@ -298,12 +331,22 @@ async fn the_notifier_retries_until_the_smtp_server_is_up_and_sends_once() {
     // Nothing listens on the SMTP port yet.
     let refused = login(&app, "fabi").await.unwrap_err();
     assert_eq!(reason(&refused), "ACTIVATION_REQUIRED");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The request reached the bus while nothing listens: the notifier is
+    // delivered it and cannot send it yet.
+    eventually(
+        "the request on the bus",
+        Duration::from_secs(30),
+        || async {
+            let (requests, published, sent) = requests_and_sent(&app).await;
+            (requests == 1 && published == 1 && sent == 0).then_some(())
+        },
+    )
+    .await;
 
     let smtp = SmtpServer::start(port).await;
     let mail = smtp.wait_for(1).await.remove(0);
     activate(&app, &code_in(&mail)).await.unwrap();
     login(&app, "fabi").await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(settled(&app).await, 1);
     assert_eq!(smtp.mails().len(), 1, "the event was sent once");
 }

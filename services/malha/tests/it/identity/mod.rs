@@ -730,7 +730,7 @@ async fn signing_keys_are_sealed_at_rest_and_clear_ones_get_sealed() {
 
     // A key written before the KEK was configured sits in the clear...
     let identity = malha::targets::resolve("identity").unwrap()[0];
-    let pool = malha::targets::pool(&app.database_url, identity, 2).unwrap();
+    let pool = malha::targets::pool(&app.database_url, None, identity, 2).unwrap();
     // (signing at once: a ring without the KEK cannot open the old key)
     KeyRing::new(pool.clone(), None)
         .activate_after(std::time::Duration::ZERO)

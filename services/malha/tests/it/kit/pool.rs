@@ -114,6 +114,42 @@ async fn pool_rolls_back_a_transaction_dropped_without_commit() {
     );
 }
 
+/// The dropped transaction's ROLLBACK goes out when the connection comes
+/// back, not at its next use: an idle pool holds no open transaction (no
+/// snapshot that vacuum waits for, no server connection pinned behind a
+/// transaction-mode PgBouncer).
+#[tokio::test]
+async fn pool_ends_a_dropped_transaction_while_the_connection_sits_idle() {
+    use sqlx::Connection as _;
+    let db = malha_testkit::fresh_database().await.unwrap();
+    let pool = Pool::connect_lazy(
+        PgConnectOptions::from_str(&db.url).unwrap(),
+        PoolOptions::default(),
+    );
+    let mut watcher = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    drop(tx);
+
+    let mut state = String::new();
+    for _ in 0..50 {
+        state = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if state == "idle" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, "idle", "backend {pid} left idle in transaction");
+    assert_eq!(pool.idle_count(), 1, "the connection is back in the pool");
+}
+
 #[tokio::test]
 async fn pool_connection_interrupted_mid_query_answers_its_next_user_correctly() {
     let pool = pool(1).await;

@@ -73,7 +73,7 @@ async fn every_service_migrates_down_to_zero_and_back_to_the_same_schema() {
     let db = malha_testkit::fresh_database().await.unwrap();
     for target in TARGETS {
         let schema = target.schema.name;
-        let pool = targets::pool(&db.url, target, 2).unwrap();
+        let pool = targets::pool(&db.url, None, target, 2).unwrap();
         malha_kit::db::migrate(&pool, target.schema).await.unwrap();
         let before = catalog(&pool, schema).await;
         assert!(
@@ -122,7 +122,7 @@ async fn every_service_migrates_down_to_zero_and_back_to_the_same_schema() {
 async fn one_step_down_reverts_the_newest_migration_and_up_restores_it() {
     let db = malha_testkit::fresh_database().await.unwrap();
     for target in TARGETS {
-        let pool = targets::pool(&db.url, target, 2).unwrap();
+        let pool = targets::pool(&db.url, None, target, 2).unwrap();
         malha_kit::db::migrate(&pool, target.schema).await.unwrap();
         let before = catalog(&pool, target.schema.name).await;
         let newest = target
@@ -267,7 +267,7 @@ async fn malha_migrate_finds_the_database_of_a_running_malha_up() {
     assert_eq!(migrated, "migrated suppliers\n");
 
     // The running server's own database changed, not some other one.
-    let pool = targets::pool(&cluster.url("malha"), &malha_suppliers::SERVICE, 1).unwrap();
+    let pool = targets::pool(&cluster.url("malha"), None, &malha_suppliers::SERVICE, 1).unwrap();
     let applied = migrations::status(&pool, &malha_suppliers::SCHEMA)
         .await
         .unwrap();

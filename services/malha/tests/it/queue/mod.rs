@@ -1,8 +1,13 @@
 //! Every queue RPC through a real server and client: the admin CRUD of
 //! units, services and desks (masks, paging, idempotency, who may call what),
-//! and tickets: issuing, calling by the fairness rule, attending.
+//! tickets: issuing, calling by the fairness rule, attending, patient
+//! routes and CPFs; and the TV
+//! panel's live stream (resumed, across replicas, as SSE through the edge).
 
+mod pages;
+mod panel;
 mod places;
+mod routes;
 mod seed;
 mod tickets;
 

@@ -65,6 +65,7 @@ async fn the_demo_clinic_is_seeded_once_and_its_staff_can_call_tickets() {
     let issued = client
         .issue_ticket(authed(
             IssueTicketRequest {
+                cpf: String::new(),
                 unit_id: units[0].id.clone(),
                 service_id: services[0].id.clone(),
                 priority: Priority::Normal.into(),
@@ -93,7 +94,7 @@ async fn the_demo_clinic_is_seeded_once_and_its_staff_can_call_tickets() {
     assert_eq!(called.code, issued.code);
 }
 
-async fn login(app: &TestApp, username: &str, password: &str) -> String {
+pub(super) async fn login(app: &TestApp, username: &str, password: &str) -> String {
     app.identity()
         .await
         .login(LoginRequest {

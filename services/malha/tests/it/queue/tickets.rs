@@ -11,13 +11,13 @@ use super::*;
 use crate::helpers::{eventually, violated_fields};
 
 /// A unit with one service (letter A) and two desks serving it.
-struct Clinic {
-    unit: Unit,
-    service: Service,
-    desks: [Desk; 2],
+pub(super) struct Clinic {
+    pub(super) unit: Unit,
+    pub(super) service: Service,
+    pub(super) desks: [Desk; 2],
 }
 
-async fn clinic(client: &mut Client, admin: &str) -> Clinic {
+pub(super) async fn clinic(client: &mut Client, admin: &str) -> Clinic {
     let unit = create_unit(client, admin, "Clínica Centro").await;
     let service = create_service(client, admin, &unit.id, "Clínica geral", "A")
         .await
@@ -35,7 +35,7 @@ async fn clinic(client: &mut Client, admin: &str) -> Clinic {
     }
 }
 
-async fn issue(
+pub(super) async fn issue(
     client: &mut Client,
     token: &str,
     clinic: &Clinic,
@@ -44,6 +44,7 @@ async fn issue(
     client
         .issue_ticket(authed(
             IssueTicketRequest {
+                cpf: String::new(),
                 unit_id: clinic.unit.id.clone(),
                 service_id: clinic.service.id.clone(),
                 priority: priority.into(),
@@ -56,7 +57,7 @@ async fn issue(
         .into_inner()
 }
 
-async fn call_next(client: &mut Client, token: &str, desk: &Desk) -> Option<Ticket> {
+pub(super) async fn call_next(client: &mut Client, token: &str, desk: &Desk) -> Option<Ticket> {
     client
         .call_next(authed(
             CallNextRequest {
@@ -100,6 +101,7 @@ async fn codes_count_up_per_service_and_people_ahead_follow_priority() {
     let exam = client
         .issue_ticket(authed(
             IssueTicketRequest {
+                cpf: String::new(),
                 unit_id: clinic.unit.id.clone(),
                 service_id: exams.id.clone(),
                 priority: Priority::Pregnant.into(),
@@ -123,6 +125,7 @@ async fn issuing_validates_names_the_fields_and_is_idempotent() {
     let invalid = client
         .issue_ticket(authed(
             IssueTicketRequest {
+                cpf: String::new(),
                 unit_id: "nope".into(),
                 service_id: String::new(),
                 priority: 0,
@@ -141,6 +144,7 @@ async fn issuing_validates_names_the_fields_and_is_idempotent() {
     let wrong_unit = client
         .issue_ticket(authed(
             IssueTicketRequest {
+                cpf: String::new(),
                 unit_id: elsewhere.id.clone(),
                 service_id: clinic.service.id.clone(),
                 priority: Priority::Normal.into(),
@@ -153,6 +157,7 @@ async fn issuing_validates_names_the_fields_and_is_idempotent() {
     assert_eq!(wrong_unit.code(), Code::NotFound, "{wrong_unit:?}");
 
     let request = IssueTicketRequest {
+        cpf: String::new(),
         unit_id: clinic.unit.id.clone(),
         service_id: clinic.service.id.clone(),
         priority: Priority::Normal.into(),
@@ -190,6 +195,7 @@ async fn many_totems_at_once_never_get_the_same_code() {
         let mut client = client.clone();
         let admin = admin.clone();
         let request = IssueTicketRequest {
+            cpf: String::new(),
             unit_id: clinic.unit.id.clone(),
             service_id: clinic.service.id.clone(),
             priority: Priority::Normal.into(),
@@ -406,6 +412,7 @@ async fn staff_issue_and_call_but_customers_may_not() {
     let refused = client
         .issue_ticket(authed(
             IssueTicketRequest {
+                cpf: String::new(),
                 unit_id: clinic.unit.id.clone(),
                 service_id: clinic.service.id.clone(),
                 priority: Priority::Normal.into(),

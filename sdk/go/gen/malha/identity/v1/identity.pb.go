@@ -263,7 +263,9 @@ type User struct {
 	Roles      []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// False until the user follows its activation e-mail.
-	Active        bool `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`
+	Active bool `protobuf:"varint,7,opt,name=active,proto3" json:"active,omitempty"`
+	// The person's name (care shows who asked for a request).
+	Name          string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +347,13 @@ func (x *User) GetActive() bool {
 		return x.Active
 	}
 	return false
+}
+
+func (x *User) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
 }
 
 // A snack-bar or clinic customer.
@@ -3199,7 +3208,7 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x121\n" +
 	"\x04kind\x18\x04 \x01(\x0e2\x1d.malha.identity.v1.PersonKindR\x04kind\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd0\x01\n" +
+	"createTime\"\xe4\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tperson_id\x18\x02 \x01(\tR\bpersonId\x12\x1a\n" +
@@ -3208,7 +3217,8 @@ const file_malha_identity_v1_identity_proto_rawDesc = "" +
 	"\x05roles\x18\x05 \x03(\tR\x05roles\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x16\n" +
-	"\x06active\x18\a \x01(\bR\x06active\"\xc8\x01\n" +
+	"\x06active\x18\a \x01(\bR\x06active\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\"\xc8\x01\n" +
 	"\bCustomer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1f.malha.identity.v1.CustomerKindR\x04kind\x12\x10\n" +

@@ -178,6 +178,8 @@ const (
 	StepKind_STEP_KIND_FINISHED    StepKind = 5
 	StepKind_STEP_KIND_NO_SHOW     StepKind = 6
 	StepKind_STEP_KIND_CANCELLED   StepKind = 7
+	// Sent on to another service (the ticket's route continues in a new one).
+	StepKind_STEP_KIND_ROUTED StepKind = 8
 )
 
 // Enum value maps for StepKind.
@@ -191,6 +193,7 @@ var (
 		5: "STEP_KIND_FINISHED",
 		6: "STEP_KIND_NO_SHOW",
 		7: "STEP_KIND_CANCELLED",
+		8: "STEP_KIND_ROUTED",
 	}
 	StepKind_value = map[string]int32{
 		"STEP_KIND_UNSPECIFIED": 0,
@@ -201,6 +204,7 @@ var (
 		"STEP_KIND_FINISHED":    5,
 		"STEP_KIND_NO_SHOW":     6,
 		"STEP_KIND_CANCELLED":   7,
+		"STEP_KIND_ROUTED":      8,
 	}
 )
 
@@ -1534,7 +1538,16 @@ type Ticket struct {
 	// Output only.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// Output only.
-	FinishTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	FinishTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// Output only. The ticket this one was routed on from; empty for a
+	// ticket issued at a totem.
+	ParentTicketId string `protobuf:"bytes,13,opt,name=parent_ticket_id,json=parentTicketId,proto3" json:"parent_ticket_id,omitempty"`
+	// The patient's CPF, when given at issue: eleven digits to admin and
+	// clinic staff (`queue.patient.read`), `***.456.789-**` to everyone else
+	// (totems, services) and in events.
+	Cpf string `protobuf:"bytes,14,opt,name=cpf,proto3" json:"cpf,omitempty"`
+	// Output only. Routed ahead of its whole class.
+	ToFront       bool `protobuf:"varint,15,opt,name=to_front,json=toFront,proto3" json:"to_front,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1653,6 +1666,27 @@ func (x *Ticket) GetFinishTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Ticket) GetParentTicketId() string {
+	if x != nil {
+		return x.ParentTicketId
+	}
+	return ""
+}
+
+func (x *Ticket) GetCpf() string {
+	if x != nil {
+		return x.Cpf
+	}
+	return ""
+}
+
+func (x *Ticket) GetToFront() bool {
+	if x != nil {
+		return x.ToFront
+	}
+	return false
+}
+
 type IssueTicketRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	UnitId    string                 `protobuf:"bytes,1,opt,name=unit_id,json=unitId,proto3" json:"unit_id,omitempty"`
@@ -1660,7 +1694,9 @@ type IssueTicketRequest struct {
 	// Required.
 	Priority Priority `protobuf:"varint,3,opt,name=priority,proto3,enum=malha.queue.v1.Priority" json:"priority,omitempty"`
 	// Retrying with the same id returns the ticket issued the first time.
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Optional: the patient's CPF (punctuation allowed; check digits checked).
+	Cpf           string `protobuf:"bytes,5,opt,name=cpf,proto3" json:"cpf,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1719,6 +1755,13 @@ func (x *IssueTicketRequest) GetPriority() Priority {
 func (x *IssueTicketRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *IssueTicketRequest) GetCpf() string {
+	if x != nil {
+		return x.Cpf
 	}
 	return ""
 }
@@ -2395,6 +2438,124 @@ func (x *CancelTicketResponse) GetTicket() *Ticket {
 	return nil
 }
 
+type RouteTicketRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ticket whose attendance finished.
+	TicketId string `protobuf:"bytes,1,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
+	// A service of the same unit.
+	ToServiceId string `protobuf:"bytes,2,opt,name=to_service_id,json=toServiceId,proto3" json:"to_service_id,omitempty"`
+	// Ahead of every waiting ticket of its class (preferential or normal),
+	// instead of by original arrival.
+	ToFront bool `protobuf:"varint,3,opt,name=to_front,json=toFront,proto3" json:"to_front,omitempty"`
+	// Retrying with the same id returns the ticket made the first time.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteTicketRequest) Reset() {
+	*x = RouteTicketRequest{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteTicketRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteTicketRequest) ProtoMessage() {}
+
+func (x *RouteTicketRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteTicketRequest.ProtoReflect.Descriptor instead.
+func (*RouteTicketRequest) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RouteTicketRequest) GetTicketId() string {
+	if x != nil {
+		return x.TicketId
+	}
+	return ""
+}
+
+func (x *RouteTicketRequest) GetToServiceId() string {
+	if x != nil {
+		return x.ToServiceId
+	}
+	return ""
+}
+
+func (x *RouteTicketRequest) GetToFront() bool {
+	if x != nil {
+		return x.ToFront
+	}
+	return false
+}
+
+func (x *RouteTicketRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type RouteTicketResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new ticket, waiting in the other service.
+	Ticket        *Ticket `protobuf:"bytes,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RouteTicketResponse) Reset() {
+	*x = RouteTicketResponse{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RouteTicketResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RouteTicketResponse) ProtoMessage() {}
+
+func (x *RouteTicketResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RouteTicketResponse.ProtoReflect.Descriptor instead.
+func (*RouteTicketResponse) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RouteTicketResponse) GetTicket() *Ticket {
+	if x != nil {
+		return x.Ticket
+	}
+	return nil
+}
+
 type JourneyStep struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  StepKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=malha.queue.v1.StepKind" json:"kind,omitempty"`
@@ -2403,15 +2564,17 @@ type JourneyStep struct {
 	// The desk's name as the panel shows it.
 	DeskName string `protobuf:"bytes,3,opt,name=desk_name,json=deskName,proto3" json:"desk_name,omitempty"`
 	// Who did it: `user:<id>` or `service:<id>`.
-	Staff         string                 `protobuf:"bytes,4,opt,name=staff,proto3" json:"staff,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	Staff string                 `protobuf:"bytes,4,opt,name=staff,proto3" json:"staff,omitempty"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	// The ticket of the route it happened to.
+	TicketId      string `protobuf:"bytes,6,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JourneyStep) Reset() {
 	*x = JourneyStep{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[40]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2586,7 @@ func (x *JourneyStep) String() string {
 func (*JourneyStep) ProtoMessage() {}
 
 func (x *JourneyStep) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[40]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2599,7 @@ func (x *JourneyStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JourneyStep.ProtoReflect.Descriptor instead.
 func (*JourneyStep) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{40}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *JourneyStep) GetKind() StepKind {
@@ -2474,6 +2637,13 @@ func (x *JourneyStep) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *JourneyStep) GetTicketId() string {
+	if x != nil {
+		return x.TicketId
+	}
+	return ""
+}
+
 type GetTicketJourneyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TicketId      string                 `protobuf:"bytes,1,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
@@ -2483,7 +2653,7 @@ type GetTicketJourneyRequest struct {
 
 func (x *GetTicketJourneyRequest) Reset() {
 	*x = GetTicketJourneyRequest{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[41]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2495,7 +2665,7 @@ func (x *GetTicketJourneyRequest) String() string {
 func (*GetTicketJourneyRequest) ProtoMessage() {}
 
 func (x *GetTicketJourneyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[41]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2508,7 +2678,7 @@ func (x *GetTicketJourneyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTicketJourneyRequest.ProtoReflect.Descriptor instead.
 func (*GetTicketJourneyRequest) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{41}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetTicketJourneyRequest) GetTicketId() string {
@@ -2521,15 +2691,18 @@ func (x *GetTicketJourneyRequest) GetTicketId() string {
 type GetTicketJourneyResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Ticket *Ticket                `protobuf:"bytes,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
-	// In the order they happened.
-	Steps         []*JourneyStep `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	// In the order they happened, over the whole route.
+	Steps []*JourneyStep `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Every ticket of the patient's route, the first (issued at a totem)
+	// first; just `ticket` when it was never routed.
+	Route         []*Ticket `protobuf:"bytes,3,rep,name=route,proto3" json:"route,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetTicketJourneyResponse) Reset() {
 	*x = GetTicketJourneyResponse{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[42]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +2714,7 @@ func (x *GetTicketJourneyResponse) String() string {
 func (*GetTicketJourneyResponse) ProtoMessage() {}
 
 func (x *GetTicketJourneyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[42]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +2727,7 @@ func (x *GetTicketJourneyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTicketJourneyResponse.ProtoReflect.Descriptor instead.
 func (*GetTicketJourneyResponse) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{42}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetTicketJourneyResponse) GetTicket() *Ticket {
@@ -2571,6 +2744,13 @@ func (x *GetTicketJourneyResponse) GetSteps() []*JourneyStep {
 	return nil
 }
 
+func (x *GetTicketJourneyResponse) GetRoute() []*Ticket {
+	if x != nil {
+		return x.Route
+	}
+	return nil
+}
+
 type GetQueueStatsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UnitId        string                 `protobuf:"bytes,1,opt,name=unit_id,json=unitId,proto3" json:"unit_id,omitempty"`
@@ -2580,7 +2760,7 @@ type GetQueueStatsRequest struct {
 
 func (x *GetQueueStatsRequest) Reset() {
 	*x = GetQueueStatsRequest{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[43]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2772,7 @@ func (x *GetQueueStatsRequest) String() string {
 func (*GetQueueStatsRequest) ProtoMessage() {}
 
 func (x *GetQueueStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[43]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2785,7 @@ func (x *GetQueueStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetQueueStatsRequest) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{43}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetQueueStatsRequest) GetUnitId() string {
@@ -2634,7 +2814,7 @@ type ServiceStats struct {
 
 func (x *ServiceStats) Reset() {
 	*x = ServiceStats{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[44]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +2826,7 @@ func (x *ServiceStats) String() string {
 func (*ServiceStats) ProtoMessage() {}
 
 func (x *ServiceStats) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[44]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +2839,7 @@ func (x *ServiceStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStats.ProtoReflect.Descriptor instead.
 func (*ServiceStats) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{44}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ServiceStats) GetServiceId() string {
@@ -2716,7 +2896,7 @@ type GetQueueStatsResponse struct {
 
 func (x *GetQueueStatsResponse) Reset() {
 	*x = GetQueueStatsResponse{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[45]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +2908,7 @@ func (x *GetQueueStatsResponse) String() string {
 func (*GetQueueStatsResponse) ProtoMessage() {}
 
 func (x *GetQueueStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[45]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +2921,7 @@ func (x *GetQueueStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetQueueStatsResponse) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{45}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetQueueStatsResponse) GetLocalDate() string {
@@ -2768,7 +2948,7 @@ type TicketIssued struct {
 
 func (x *TicketIssued) Reset() {
 	*x = TicketIssued{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[46]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +2960,7 @@ func (x *TicketIssued) String() string {
 func (*TicketIssued) ProtoMessage() {}
 
 func (x *TicketIssued) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[46]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +2973,7 @@ func (x *TicketIssued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TicketIssued.ProtoReflect.Descriptor instead.
 func (*TicketIssued) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{46}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *TicketIssued) GetTicket() *Ticket {
@@ -2817,7 +2997,7 @@ type TicketCalled struct {
 
 func (x *TicketCalled) Reset() {
 	*x = TicketCalled{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[47]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +3009,7 @@ func (x *TicketCalled) String() string {
 func (*TicketCalled) ProtoMessage() {}
 
 func (x *TicketCalled) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[47]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +3022,7 @@ func (x *TicketCalled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TicketCalled.ProtoReflect.Descriptor instead.
 func (*TicketCalled) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{47}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *TicketCalled) GetTicket() *Ticket {
@@ -2876,7 +3056,7 @@ type AttendanceFinished struct {
 
 func (x *AttendanceFinished) Reset() {
 	*x = AttendanceFinished{}
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[48]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3068,7 @@ func (x *AttendanceFinished) String() string {
 func (*AttendanceFinished) ProtoMessage() {}
 
 func (x *AttendanceFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_malha_queue_v1_queue_proto_msgTypes[48]
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,12 +3081,408 @@ func (x *AttendanceFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttendanceFinished.ProtoReflect.Descriptor instead.
 func (*AttendanceFinished) Descriptor() ([]byte, []int) {
-	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{48}
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AttendanceFinished) GetTicket() *Ticket {
 	if x != nil {
 		return x.Ticket
+	}
+	return nil
+}
+
+// One call or recall as the panel shows it.
+type PanelCall struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TicketId string                 `protobuf:"bytes,1,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
+	// `A001`.
+	Code   string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	DeskId string `protobuf:"bytes,3,opt,name=desk_id,json=deskId,proto3" json:"desk_id,omitempty"`
+	// Where the patient goes: the desk's name at the time of the call.
+	DeskName    string `protobuf:"bytes,4,opt,name=desk_name,json=deskName,proto3" json:"desk_name,omitempty"`
+	ServiceId   string `protobuf:"bytes,5,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	ServiceName string `protobuf:"bytes,6,opt,name=service_name,json=serviceName,proto3" json:"service_name,omitempty"`
+	// True when the desk called the same ticket again.
+	Recall bool                   `protobuf:"varint,7,opt,name=recall,proto3" json:"recall,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	// The panel's position after this call: watch again with it to resume.
+	Cursor        string `protobuf:"bytes,9,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PanelCall) Reset() {
+	*x = PanelCall{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PanelCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PanelCall) ProtoMessage() {}
+
+func (x *PanelCall) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PanelCall.ProtoReflect.Descriptor instead.
+func (*PanelCall) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *PanelCall) GetTicketId() string {
+	if x != nil {
+		return x.TicketId
+	}
+	return ""
+}
+
+func (x *PanelCall) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *PanelCall) GetDeskId() string {
+	if x != nil {
+		return x.DeskId
+	}
+	return ""
+}
+
+func (x *PanelCall) GetDeskName() string {
+	if x != nil {
+		return x.DeskName
+	}
+	return ""
+}
+
+func (x *PanelCall) GetServiceId() string {
+	if x != nil {
+		return x.ServiceId
+	}
+	return ""
+}
+
+func (x *PanelCall) GetServiceName() string {
+	if x != nil {
+		return x.ServiceName
+	}
+	return ""
+}
+
+func (x *PanelCall) GetRecall() bool {
+	if x != nil {
+		return x.Recall
+	}
+	return false
+}
+
+func (x *PanelCall) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *PanelCall) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type WatchPanelRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UnitId string                 `protobuf:"bytes,1,opt,name=unit_id,json=unitId,proto3" json:"unit_id,omitempty"`
+	// Empty: start with a snapshot. Otherwise the cursor of the last message
+	// received: the calls after it follow, without a snapshot.
+	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// How many calls the snapshot holds, the current one included: 1 to 20,
+	// 0 means 6.
+	Recent        int32 `protobuf:"varint,3,opt,name=recent,proto3" json:"recent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPanelRequest) Reset() {
+	*x = WatchPanelRequest{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPanelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPanelRequest) ProtoMessage() {}
+
+func (x *WatchPanelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPanelRequest.ProtoReflect.Descriptor instead.
+func (*WatchPanelRequest) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *WatchPanelRequest) GetUnitId() string {
+	if x != nil {
+		return x.UnitId
+	}
+	return ""
+}
+
+func (x *WatchPanelRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *WatchPanelRequest) GetRecent() int32 {
+	if x != nil {
+		return x.Recent
+	}
+	return 0
+}
+
+type WatchPanelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Update:
+	//
+	//	*WatchPanelResponse_Snapshot
+	//	*WatchPanelResponse_Call
+	//	*WatchPanelResponse_Heartbeat
+	Update        isWatchPanelResponse_Update `protobuf_oneof:"update"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPanelResponse) Reset() {
+	*x = WatchPanelResponse{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPanelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPanelResponse) ProtoMessage() {}
+
+func (x *WatchPanelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPanelResponse.ProtoReflect.Descriptor instead.
+func (*WatchPanelResponse) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *WatchPanelResponse) GetUpdate() isWatchPanelResponse_Update {
+	if x != nil {
+		return x.Update
+	}
+	return nil
+}
+
+func (x *WatchPanelResponse) GetSnapshot() *PanelSnapshot {
+	if x != nil {
+		if x, ok := x.Update.(*WatchPanelResponse_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *WatchPanelResponse) GetCall() *PanelCall {
+	if x != nil {
+		if x, ok := x.Update.(*WatchPanelResponse_Call); ok {
+			return x.Call
+		}
+	}
+	return nil
+}
+
+func (x *WatchPanelResponse) GetHeartbeat() *PanelHeartbeat {
+	if x != nil {
+		if x, ok := x.Update.(*WatchPanelResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+type isWatchPanelResponse_Update interface {
+	isWatchPanelResponse_Update()
+}
+
+type WatchPanelResponse_Snapshot struct {
+	// The first message of a watch without a cursor.
+	Snapshot *PanelSnapshot `protobuf:"bytes,1,opt,name=snapshot,proto3,oneof"`
+}
+
+type WatchPanelResponse_Call struct {
+	// A call or recall made since the last message.
+	Call *PanelCall `protobuf:"bytes,2,opt,name=call,proto3,oneof"`
+}
+
+type WatchPanelResponse_Heartbeat struct {
+	// Nothing happened for a while; the connection is alive.
+	Heartbeat *PanelHeartbeat `protobuf:"bytes,3,opt,name=heartbeat,proto3,oneof"`
+}
+
+func (*WatchPanelResponse_Snapshot) isWatchPanelResponse_Update() {}
+
+func (*WatchPanelResponse_Call) isWatchPanelResponse_Update() {}
+
+func (*WatchPanelResponse_Heartbeat) isWatchPanelResponse_Update() {}
+
+// The panel as it is now.
+type PanelSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first: `recent[0]` is the current call. Empty before the
+	// unit's first call.
+	Recent []*PanelCall `protobuf:"bytes,1,rep,name=recent,proto3" json:"recent,omitempty"`
+	// Where the calls that follow start.
+	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The unit's name, for the panel's title.
+	UnitName      string `protobuf:"bytes,3,opt,name=unit_name,json=unitName,proto3" json:"unit_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PanelSnapshot) Reset() {
+	*x = PanelSnapshot{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PanelSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PanelSnapshot) ProtoMessage() {}
+
+func (x *PanelSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PanelSnapshot.ProtoReflect.Descriptor instead.
+func (*PanelSnapshot) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *PanelSnapshot) GetRecent() []*PanelCall {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+func (x *PanelSnapshot) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *PanelSnapshot) GetUnitName() string {
+	if x != nil {
+		return x.UnitName
+	}
+	return ""
+}
+
+type PanelHeartbeat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cursor of the last call sent (unchanged by a heartbeat).
+	Cursor        string                 `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PanelHeartbeat) Reset() {
+	*x = PanelHeartbeat{}
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PanelHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PanelHeartbeat) ProtoMessage() {}
+
+func (x *PanelHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_malha_queue_v1_queue_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PanelHeartbeat.ProtoReflect.Descriptor instead.
+func (*PanelHeartbeat) Descriptor() ([]byte, []int) {
+	return file_malha_queue_v1_queue_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *PanelHeartbeat) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *PanelHeartbeat) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
 	}
 	return nil
 }
@@ -3006,7 +3582,7 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\">\n" +
 	"\x12UpdateDeskResponse\x12(\n" +
-	"\x04desk\x18\x01 \x01(\v2\x14.malha.queue.v1.DeskR\x04desk\"\xf4\x03\n" +
+	"\x04desk\x18\x01 \x01(\v2\x14.malha.queue.v1.DeskR\x04desk\"\xcb\x04\n" +
 	"\x06Ticket\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aunit_id\x18\x02 \x01(\tR\x06unitId\x12\x1d\n" +
@@ -3025,14 +3601,18 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12;\n" +
 	"\vfinish_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\xa1\x01\n" +
+	"finishTime\x12(\n" +
+	"\x10parent_ticket_id\x18\r \x01(\tR\x0eparentTicketId\x12\x10\n" +
+	"\x03cpf\x18\x0e \x01(\tR\x03cpf\x12\x19\n" +
+	"\bto_front\x18\x0f \x01(\bR\atoFront\"\xb3\x01\n" +
 	"\x12IssueTicketRequest\x12\x17\n" +
 	"\aunit_id\x18\x01 \x01(\tR\x06unitId\x12\x1d\n" +
 	"\n" +
 	"service_id\x18\x02 \x01(\tR\tserviceId\x124\n" +
 	"\bpriority\x18\x03 \x01(\x0e2\x18.malha.queue.v1.PriorityR\bpriority\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\"h\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12\x10\n" +
+	"\x03cpf\x18\x05 \x01(\tR\x03cpf\"h\n" +
 	"\x13IssueTicketResponse\x12.\n" +
 	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket\x12!\n" +
 	"\fpeople_ahead\x18\x02 \x01(\x05R\vpeopleAhead\"/\n" +
@@ -3063,18 +3643,28 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"\x13CancelTicketRequest\x12\x1b\n" +
 	"\tticket_id\x18\x01 \x01(\tR\bticketId\"F\n" +
 	"\x14CancelTicketResponse\x12.\n" +
-	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket\"\xb7\x01\n" +
+	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket\"\x8f\x01\n" +
+	"\x12RouteTicketRequest\x12\x1b\n" +
+	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\"\n" +
+	"\rto_service_id\x18\x02 \x01(\tR\vtoServiceId\x12\x19\n" +
+	"\bto_front\x18\x03 \x01(\bR\atoFront\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"E\n" +
+	"\x13RouteTicketResponse\x12.\n" +
+	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket\"\xd4\x01\n" +
 	"\vJourneyStep\x12,\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x18.malha.queue.v1.StepKindR\x04kind\x12\x17\n" +
 	"\adesk_id\x18\x02 \x01(\tR\x06deskId\x12\x1b\n" +
 	"\tdesk_name\x18\x03 \x01(\tR\bdeskName\x12\x14\n" +
 	"\x05staff\x18\x04 \x01(\tR\x05staff\x12.\n" +
-	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"6\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1b\n" +
+	"\tticket_id\x18\x06 \x01(\tR\bticketId\"6\n" +
 	"\x17GetTicketJourneyRequest\x12\x1b\n" +
-	"\tticket_id\x18\x01 \x01(\tR\bticketId\"}\n" +
+	"\tticket_id\x18\x01 \x01(\tR\bticketId\"\xab\x01\n" +
 	"\x18GetTicketJourneyResponse\x12.\n" +
 	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket\x121\n" +
-	"\x05steps\x18\x02 \x03(\v2\x1b.malha.queue.v1.JourneyStepR\x05steps\"/\n" +
+	"\x05steps\x18\x02 \x03(\v2\x1b.malha.queue.v1.JourneyStepR\x05steps\x12,\n" +
+	"\x05route\x18\x03 \x03(\v2\x16.malha.queue.v1.TicketR\x05route\"/\n" +
 	"\x14GetQueueStatsRequest\x12\x17\n" +
 	"\aunit_id\x18\x01 \x01(\tR\x06unitId\"\xe7\x01\n" +
 	"\fServiceStats\x12\x1d\n" +
@@ -3096,7 +3686,34 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"\tdesk_name\x18\x02 \x01(\tR\bdeskName\x12\x16\n" +
 	"\x06recall\x18\x03 \x01(\bR\x06recall\"D\n" +
 	"\x12AttendanceFinished\x12.\n" +
-	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket*\x9c\x02\n" +
+	"\x06ticket\x18\x01 \x01(\v2\x16.malha.queue.v1.TicketR\x06ticket\"\x94\x02\n" +
+	"\tPanelCall\x12\x1b\n" +
+	"\tticket_id\x18\x01 \x01(\tR\bticketId\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x17\n" +
+	"\adesk_id\x18\x03 \x01(\tR\x06deskId\x12\x1b\n" +
+	"\tdesk_name\x18\x04 \x01(\tR\bdeskName\x12\x1d\n" +
+	"\n" +
+	"service_id\x18\x05 \x01(\tR\tserviceId\x12!\n" +
+	"\fservice_name\x18\x06 \x01(\tR\vserviceName\x12\x16\n" +
+	"\x06recall\x18\a \x01(\bR\x06recall\x12.\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06cursor\x18\t \x01(\tR\x06cursor\"\\\n" +
+	"\x11WatchPanelRequest\x12\x17\n" +
+	"\aunit_id\x18\x01 \x01(\tR\x06unitId\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x16\n" +
+	"\x06recent\x18\x03 \x01(\x05R\x06recent\"\xcc\x01\n" +
+	"\x12WatchPanelResponse\x12;\n" +
+	"\bsnapshot\x18\x01 \x01(\v2\x1d.malha.queue.v1.PanelSnapshotH\x00R\bsnapshot\x12/\n" +
+	"\x04call\x18\x02 \x01(\v2\x19.malha.queue.v1.PanelCallH\x00R\x04call\x12>\n" +
+	"\theartbeat\x18\x03 \x01(\v2\x1e.malha.queue.v1.PanelHeartbeatH\x00R\theartbeatB\b\n" +
+	"\x06update\"w\n" +
+	"\rPanelSnapshot\x121\n" +
+	"\x06recent\x18\x01 \x03(\v2\x19.malha.queue.v1.PanelCallR\x06recent\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1b\n" +
+	"\tunit_name\x18\x03 \x01(\tR\bunitName\"X\n" +
+	"\x0ePanelHeartbeat\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*\x9c\x02\n" +
 	"\bPriority\x12\x18\n" +
 	"\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fPRIORITY_NORMAL\x10\x01\x12\x19\n" +
@@ -3117,7 +3734,7 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"\x1bTICKET_STATUS_IN_ATTENDANCE\x10\x03\x12\x1a\n" +
 	"\x16TICKET_STATUS_FINISHED\x10\x04\x12\x19\n" +
 	"\x15TICKET_STATUS_NO_SHOW\x10\x05\x12\x1b\n" +
-	"\x17TICKET_STATUS_CANCELLED\x10\x06*\xc8\x01\n" +
+	"\x17TICKET_STATUS_CANCELLED\x10\x06*\xde\x01\n" +
 	"\bStepKind\x12\x19\n" +
 	"\x15STEP_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STEP_KIND_ISSUED\x10\x01\x12\x14\n" +
@@ -3126,7 +3743,8 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"\x11STEP_KIND_STARTED\x10\x04\x12\x16\n" +
 	"\x12STEP_KIND_FINISHED\x10\x05\x12\x15\n" +
 	"\x11STEP_KIND_NO_SHOW\x10\x06\x12\x17\n" +
-	"\x13STEP_KIND_CANCELLED\x10\a2\xf2\x10\n" +
+	"\x13STEP_KIND_CANCELLED\x10\a\x12\x14\n" +
+	"\x10STEP_KIND_ROUTED\x10\b2\xbb\x12\n" +
 	"\fQueueService\x12g\n" +
 	"\n" +
 	"CreateUnit\x12!.malha.queue.v1.CreateUnitRequest\x1a\".malha.queue.v1.CreateUnitResponse\"\x12\xca\xf3\x18\x0e\n" +
@@ -3179,13 +3797,18 @@ const file_malha_queue_v1_queue_proto_rawDesc = "" +
 	"queue.call\x12k\n" +
 	"\fCancelTicket\x12#.malha.queue.v1.CancelTicketRequest\x1a$.malha.queue.v1.CancelTicketResponse\"\x10\xca\xf3\x18\f\n" +
 	"\n" +
+	"queue.call\x12h\n" +
+	"\vRouteTicket\x12\".malha.queue.v1.RouteTicketRequest\x1a#.malha.queue.v1.RouteTicketResponse\"\x10\xca\xf3\x18\f\n" +
+	"\n" +
 	"queue.call\x12w\n" +
 	"\x10GetTicketJourney\x12'.malha.queue.v1.GetTicketJourneyRequest\x1a(.malha.queue.v1.GetTicketJourneyResponse\"\x10\xca\xf3\x18\f\n" +
 	"\n" +
 	"queue.read\x12n\n" +
 	"\rGetQueueStats\x12$.malha.queue.v1.GetQueueStatsRequest\x1a%.malha.queue.v1.GetQueueStatsResponse\"\x10\xca\xf3\x18\f\n" +
 	"\n" +
-	"queue.readB\xa0\x01\n" +
+	"queue.read\x12]\n" +
+	"\n" +
+	"WatchPanel\x12!.malha.queue.v1.WatchPanelRequest\x1a\".malha.queue.v1.WatchPanelResponse\"\x06\xca\xf3\x18\x02\x10\x010\x01B\xa0\x01\n" +
 	"\x12com.malha.queue.v1B\n" +
 	"QueueProtoP\x01Z$malha/sdk/gen/malha/queue/v1;queuev1\xa2\x02\x03MQX\xaa\x02\x0eMalha.Queue.V1\xca\x02\x0eMalha\\Queue\\V1\xe2\x02\x1aMalha\\Queue\\V1\\GPBMetadata\xea\x02\x10Malha::Queue::V1b\x06proto3"
 
@@ -3202,7 +3825,7 @@ func file_malha_queue_v1_queue_proto_rawDescGZIP() []byte {
 }
 
 var file_malha_queue_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_malha_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_malha_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_malha_queue_v1_queue_proto_goTypes = []any{
 	(Priority)(0),                    // 0: malha.queue.v1.Priority
 	(TicketStatus)(0),                // 1: malha.queue.v1.TicketStatus
@@ -3247,50 +3870,57 @@ var file_malha_queue_v1_queue_proto_goTypes = []any{
 	(*MarkNoShowResponse)(nil),       // 40: malha.queue.v1.MarkNoShowResponse
 	(*CancelTicketRequest)(nil),      // 41: malha.queue.v1.CancelTicketRequest
 	(*CancelTicketResponse)(nil),     // 42: malha.queue.v1.CancelTicketResponse
-	(*JourneyStep)(nil),              // 43: malha.queue.v1.JourneyStep
-	(*GetTicketJourneyRequest)(nil),  // 44: malha.queue.v1.GetTicketJourneyRequest
-	(*GetTicketJourneyResponse)(nil), // 45: malha.queue.v1.GetTicketJourneyResponse
-	(*GetQueueStatsRequest)(nil),     // 46: malha.queue.v1.GetQueueStatsRequest
-	(*ServiceStats)(nil),             // 47: malha.queue.v1.ServiceStats
-	(*GetQueueStatsResponse)(nil),    // 48: malha.queue.v1.GetQueueStatsResponse
-	(*TicketIssued)(nil),             // 49: malha.queue.v1.TicketIssued
-	(*TicketCalled)(nil),             // 50: malha.queue.v1.TicketCalled
-	(*AttendanceFinished)(nil),       // 51: malha.queue.v1.AttendanceFinished
-	(*timestamppb.Timestamp)(nil),    // 52: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 53: google.protobuf.FieldMask
+	(*RouteTicketRequest)(nil),       // 43: malha.queue.v1.RouteTicketRequest
+	(*RouteTicketResponse)(nil),      // 44: malha.queue.v1.RouteTicketResponse
+	(*JourneyStep)(nil),              // 45: malha.queue.v1.JourneyStep
+	(*GetTicketJourneyRequest)(nil),  // 46: malha.queue.v1.GetTicketJourneyRequest
+	(*GetTicketJourneyResponse)(nil), // 47: malha.queue.v1.GetTicketJourneyResponse
+	(*GetQueueStatsRequest)(nil),     // 48: malha.queue.v1.GetQueueStatsRequest
+	(*ServiceStats)(nil),             // 49: malha.queue.v1.ServiceStats
+	(*GetQueueStatsResponse)(nil),    // 50: malha.queue.v1.GetQueueStatsResponse
+	(*TicketIssued)(nil),             // 51: malha.queue.v1.TicketIssued
+	(*TicketCalled)(nil),             // 52: malha.queue.v1.TicketCalled
+	(*AttendanceFinished)(nil),       // 53: malha.queue.v1.AttendanceFinished
+	(*PanelCall)(nil),                // 54: malha.queue.v1.PanelCall
+	(*WatchPanelRequest)(nil),        // 55: malha.queue.v1.WatchPanelRequest
+	(*WatchPanelResponse)(nil),       // 56: malha.queue.v1.WatchPanelResponse
+	(*PanelSnapshot)(nil),            // 57: malha.queue.v1.PanelSnapshot
+	(*PanelHeartbeat)(nil),           // 58: malha.queue.v1.PanelHeartbeat
+	(*timestamppb.Timestamp)(nil),    // 59: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),    // 60: google.protobuf.FieldMask
 }
 var file_malha_queue_v1_queue_proto_depIdxs = []int32{
-	52, // 0: malha.queue.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
-	52, // 1: malha.queue.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
-	52, // 2: malha.queue.v1.Service.create_time:type_name -> google.protobuf.Timestamp
-	52, // 3: malha.queue.v1.Service.update_time:type_name -> google.protobuf.Timestamp
-	52, // 4: malha.queue.v1.Desk.create_time:type_name -> google.protobuf.Timestamp
-	52, // 5: malha.queue.v1.Desk.update_time:type_name -> google.protobuf.Timestamp
+	59, // 0: malha.queue.v1.Unit.create_time:type_name -> google.protobuf.Timestamp
+	59, // 1: malha.queue.v1.Unit.update_time:type_name -> google.protobuf.Timestamp
+	59, // 2: malha.queue.v1.Service.create_time:type_name -> google.protobuf.Timestamp
+	59, // 3: malha.queue.v1.Service.update_time:type_name -> google.protobuf.Timestamp
+	59, // 4: malha.queue.v1.Desk.create_time:type_name -> google.protobuf.Timestamp
+	59, // 5: malha.queue.v1.Desk.update_time:type_name -> google.protobuf.Timestamp
 	3,  // 6: malha.queue.v1.CreateUnitRequest.unit:type_name -> malha.queue.v1.Unit
 	3,  // 7: malha.queue.v1.CreateUnitResponse.unit:type_name -> malha.queue.v1.Unit
 	3,  // 8: malha.queue.v1.GetUnitResponse.unit:type_name -> malha.queue.v1.Unit
 	3,  // 9: malha.queue.v1.ListUnitsResponse.units:type_name -> malha.queue.v1.Unit
 	3,  // 10: malha.queue.v1.UpdateUnitRequest.unit:type_name -> malha.queue.v1.Unit
-	53, // 11: malha.queue.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 11: malha.queue.v1.UpdateUnitRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 12: malha.queue.v1.UpdateUnitResponse.unit:type_name -> malha.queue.v1.Unit
 	4,  // 13: malha.queue.v1.CreateServiceRequest.service:type_name -> malha.queue.v1.Service
 	4,  // 14: malha.queue.v1.CreateServiceResponse.service:type_name -> malha.queue.v1.Service
 	4,  // 15: malha.queue.v1.ListServicesResponse.services:type_name -> malha.queue.v1.Service
 	4,  // 16: malha.queue.v1.UpdateServiceRequest.service:type_name -> malha.queue.v1.Service
-	53, // 17: malha.queue.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 17: malha.queue.v1.UpdateServiceRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 18: malha.queue.v1.UpdateServiceResponse.service:type_name -> malha.queue.v1.Service
 	5,  // 19: malha.queue.v1.CreateDeskRequest.desk:type_name -> malha.queue.v1.Desk
 	5,  // 20: malha.queue.v1.CreateDeskResponse.desk:type_name -> malha.queue.v1.Desk
 	5,  // 21: malha.queue.v1.ListDesksResponse.desks:type_name -> malha.queue.v1.Desk
 	5,  // 22: malha.queue.v1.UpdateDeskRequest.desk:type_name -> malha.queue.v1.Desk
-	53, // 23: malha.queue.v1.UpdateDeskRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 23: malha.queue.v1.UpdateDeskRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 24: malha.queue.v1.UpdateDeskResponse.desk:type_name -> malha.queue.v1.Desk
 	0,  // 25: malha.queue.v1.Ticket.priority:type_name -> malha.queue.v1.Priority
 	1,  // 26: malha.queue.v1.Ticket.status:type_name -> malha.queue.v1.TicketStatus
-	52, // 27: malha.queue.v1.Ticket.issue_time:type_name -> google.protobuf.Timestamp
-	52, // 28: malha.queue.v1.Ticket.call_time:type_name -> google.protobuf.Timestamp
-	52, // 29: malha.queue.v1.Ticket.start_time:type_name -> google.protobuf.Timestamp
-	52, // 30: malha.queue.v1.Ticket.finish_time:type_name -> google.protobuf.Timestamp
+	59, // 27: malha.queue.v1.Ticket.issue_time:type_name -> google.protobuf.Timestamp
+	59, // 28: malha.queue.v1.Ticket.call_time:type_name -> google.protobuf.Timestamp
+	59, // 29: malha.queue.v1.Ticket.start_time:type_name -> google.protobuf.Timestamp
+	59, // 30: malha.queue.v1.Ticket.finish_time:type_name -> google.protobuf.Timestamp
 	0,  // 31: malha.queue.v1.IssueTicketRequest.priority:type_name -> malha.queue.v1.Priority
 	26, // 32: malha.queue.v1.IssueTicketResponse.ticket:type_name -> malha.queue.v1.Ticket
 	26, // 33: malha.queue.v1.GetTicketResponse.ticket:type_name -> malha.queue.v1.Ticket
@@ -3300,59 +3930,71 @@ var file_malha_queue_v1_queue_proto_depIdxs = []int32{
 	26, // 37: malha.queue.v1.FinishAttendanceResponse.ticket:type_name -> malha.queue.v1.Ticket
 	26, // 38: malha.queue.v1.MarkNoShowResponse.ticket:type_name -> malha.queue.v1.Ticket
 	26, // 39: malha.queue.v1.CancelTicketResponse.ticket:type_name -> malha.queue.v1.Ticket
-	2,  // 40: malha.queue.v1.JourneyStep.kind:type_name -> malha.queue.v1.StepKind
-	52, // 41: malha.queue.v1.JourneyStep.time:type_name -> google.protobuf.Timestamp
-	26, // 42: malha.queue.v1.GetTicketJourneyResponse.ticket:type_name -> malha.queue.v1.Ticket
-	43, // 43: malha.queue.v1.GetTicketJourneyResponse.steps:type_name -> malha.queue.v1.JourneyStep
-	47, // 44: malha.queue.v1.GetQueueStatsResponse.services:type_name -> malha.queue.v1.ServiceStats
-	26, // 45: malha.queue.v1.TicketIssued.ticket:type_name -> malha.queue.v1.Ticket
-	26, // 46: malha.queue.v1.TicketCalled.ticket:type_name -> malha.queue.v1.Ticket
-	26, // 47: malha.queue.v1.AttendanceFinished.ticket:type_name -> malha.queue.v1.Ticket
-	6,  // 48: malha.queue.v1.QueueService.CreateUnit:input_type -> malha.queue.v1.CreateUnitRequest
-	8,  // 49: malha.queue.v1.QueueService.GetUnit:input_type -> malha.queue.v1.GetUnitRequest
-	10, // 50: malha.queue.v1.QueueService.ListUnits:input_type -> malha.queue.v1.ListUnitsRequest
-	12, // 51: malha.queue.v1.QueueService.UpdateUnit:input_type -> malha.queue.v1.UpdateUnitRequest
-	14, // 52: malha.queue.v1.QueueService.CreateService:input_type -> malha.queue.v1.CreateServiceRequest
-	16, // 53: malha.queue.v1.QueueService.ListServices:input_type -> malha.queue.v1.ListServicesRequest
-	18, // 54: malha.queue.v1.QueueService.UpdateService:input_type -> malha.queue.v1.UpdateServiceRequest
-	20, // 55: malha.queue.v1.QueueService.CreateDesk:input_type -> malha.queue.v1.CreateDeskRequest
-	22, // 56: malha.queue.v1.QueueService.ListDesks:input_type -> malha.queue.v1.ListDesksRequest
-	24, // 57: malha.queue.v1.QueueService.UpdateDesk:input_type -> malha.queue.v1.UpdateDeskRequest
-	27, // 58: malha.queue.v1.QueueService.IssueTicket:input_type -> malha.queue.v1.IssueTicketRequest
-	29, // 59: malha.queue.v1.QueueService.GetTicket:input_type -> malha.queue.v1.GetTicketRequest
-	31, // 60: malha.queue.v1.QueueService.CallNext:input_type -> malha.queue.v1.CallNextRequest
-	33, // 61: malha.queue.v1.QueueService.RecallTicket:input_type -> malha.queue.v1.RecallTicketRequest
-	35, // 62: malha.queue.v1.QueueService.StartAttendance:input_type -> malha.queue.v1.StartAttendanceRequest
-	37, // 63: malha.queue.v1.QueueService.FinishAttendance:input_type -> malha.queue.v1.FinishAttendanceRequest
-	39, // 64: malha.queue.v1.QueueService.MarkNoShow:input_type -> malha.queue.v1.MarkNoShowRequest
-	41, // 65: malha.queue.v1.QueueService.CancelTicket:input_type -> malha.queue.v1.CancelTicketRequest
-	44, // 66: malha.queue.v1.QueueService.GetTicketJourney:input_type -> malha.queue.v1.GetTicketJourneyRequest
-	46, // 67: malha.queue.v1.QueueService.GetQueueStats:input_type -> malha.queue.v1.GetQueueStatsRequest
-	7,  // 68: malha.queue.v1.QueueService.CreateUnit:output_type -> malha.queue.v1.CreateUnitResponse
-	9,  // 69: malha.queue.v1.QueueService.GetUnit:output_type -> malha.queue.v1.GetUnitResponse
-	11, // 70: malha.queue.v1.QueueService.ListUnits:output_type -> malha.queue.v1.ListUnitsResponse
-	13, // 71: malha.queue.v1.QueueService.UpdateUnit:output_type -> malha.queue.v1.UpdateUnitResponse
-	15, // 72: malha.queue.v1.QueueService.CreateService:output_type -> malha.queue.v1.CreateServiceResponse
-	17, // 73: malha.queue.v1.QueueService.ListServices:output_type -> malha.queue.v1.ListServicesResponse
-	19, // 74: malha.queue.v1.QueueService.UpdateService:output_type -> malha.queue.v1.UpdateServiceResponse
-	21, // 75: malha.queue.v1.QueueService.CreateDesk:output_type -> malha.queue.v1.CreateDeskResponse
-	23, // 76: malha.queue.v1.QueueService.ListDesks:output_type -> malha.queue.v1.ListDesksResponse
-	25, // 77: malha.queue.v1.QueueService.UpdateDesk:output_type -> malha.queue.v1.UpdateDeskResponse
-	28, // 78: malha.queue.v1.QueueService.IssueTicket:output_type -> malha.queue.v1.IssueTicketResponse
-	30, // 79: malha.queue.v1.QueueService.GetTicket:output_type -> malha.queue.v1.GetTicketResponse
-	32, // 80: malha.queue.v1.QueueService.CallNext:output_type -> malha.queue.v1.CallNextResponse
-	34, // 81: malha.queue.v1.QueueService.RecallTicket:output_type -> malha.queue.v1.RecallTicketResponse
-	36, // 82: malha.queue.v1.QueueService.StartAttendance:output_type -> malha.queue.v1.StartAttendanceResponse
-	38, // 83: malha.queue.v1.QueueService.FinishAttendance:output_type -> malha.queue.v1.FinishAttendanceResponse
-	40, // 84: malha.queue.v1.QueueService.MarkNoShow:output_type -> malha.queue.v1.MarkNoShowResponse
-	42, // 85: malha.queue.v1.QueueService.CancelTicket:output_type -> malha.queue.v1.CancelTicketResponse
-	45, // 86: malha.queue.v1.QueueService.GetTicketJourney:output_type -> malha.queue.v1.GetTicketJourneyResponse
-	48, // 87: malha.queue.v1.QueueService.GetQueueStats:output_type -> malha.queue.v1.GetQueueStatsResponse
-	68, // [68:88] is the sub-list for method output_type
-	48, // [48:68] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	26, // 40: malha.queue.v1.RouteTicketResponse.ticket:type_name -> malha.queue.v1.Ticket
+	2,  // 41: malha.queue.v1.JourneyStep.kind:type_name -> malha.queue.v1.StepKind
+	59, // 42: malha.queue.v1.JourneyStep.time:type_name -> google.protobuf.Timestamp
+	26, // 43: malha.queue.v1.GetTicketJourneyResponse.ticket:type_name -> malha.queue.v1.Ticket
+	45, // 44: malha.queue.v1.GetTicketJourneyResponse.steps:type_name -> malha.queue.v1.JourneyStep
+	26, // 45: malha.queue.v1.GetTicketJourneyResponse.route:type_name -> malha.queue.v1.Ticket
+	49, // 46: malha.queue.v1.GetQueueStatsResponse.services:type_name -> malha.queue.v1.ServiceStats
+	26, // 47: malha.queue.v1.TicketIssued.ticket:type_name -> malha.queue.v1.Ticket
+	26, // 48: malha.queue.v1.TicketCalled.ticket:type_name -> malha.queue.v1.Ticket
+	26, // 49: malha.queue.v1.AttendanceFinished.ticket:type_name -> malha.queue.v1.Ticket
+	59, // 50: malha.queue.v1.PanelCall.time:type_name -> google.protobuf.Timestamp
+	57, // 51: malha.queue.v1.WatchPanelResponse.snapshot:type_name -> malha.queue.v1.PanelSnapshot
+	54, // 52: malha.queue.v1.WatchPanelResponse.call:type_name -> malha.queue.v1.PanelCall
+	58, // 53: malha.queue.v1.WatchPanelResponse.heartbeat:type_name -> malha.queue.v1.PanelHeartbeat
+	54, // 54: malha.queue.v1.PanelSnapshot.recent:type_name -> malha.queue.v1.PanelCall
+	59, // 55: malha.queue.v1.PanelHeartbeat.time:type_name -> google.protobuf.Timestamp
+	6,  // 56: malha.queue.v1.QueueService.CreateUnit:input_type -> malha.queue.v1.CreateUnitRequest
+	8,  // 57: malha.queue.v1.QueueService.GetUnit:input_type -> malha.queue.v1.GetUnitRequest
+	10, // 58: malha.queue.v1.QueueService.ListUnits:input_type -> malha.queue.v1.ListUnitsRequest
+	12, // 59: malha.queue.v1.QueueService.UpdateUnit:input_type -> malha.queue.v1.UpdateUnitRequest
+	14, // 60: malha.queue.v1.QueueService.CreateService:input_type -> malha.queue.v1.CreateServiceRequest
+	16, // 61: malha.queue.v1.QueueService.ListServices:input_type -> malha.queue.v1.ListServicesRequest
+	18, // 62: malha.queue.v1.QueueService.UpdateService:input_type -> malha.queue.v1.UpdateServiceRequest
+	20, // 63: malha.queue.v1.QueueService.CreateDesk:input_type -> malha.queue.v1.CreateDeskRequest
+	22, // 64: malha.queue.v1.QueueService.ListDesks:input_type -> malha.queue.v1.ListDesksRequest
+	24, // 65: malha.queue.v1.QueueService.UpdateDesk:input_type -> malha.queue.v1.UpdateDeskRequest
+	27, // 66: malha.queue.v1.QueueService.IssueTicket:input_type -> malha.queue.v1.IssueTicketRequest
+	29, // 67: malha.queue.v1.QueueService.GetTicket:input_type -> malha.queue.v1.GetTicketRequest
+	31, // 68: malha.queue.v1.QueueService.CallNext:input_type -> malha.queue.v1.CallNextRequest
+	33, // 69: malha.queue.v1.QueueService.RecallTicket:input_type -> malha.queue.v1.RecallTicketRequest
+	35, // 70: malha.queue.v1.QueueService.StartAttendance:input_type -> malha.queue.v1.StartAttendanceRequest
+	37, // 71: malha.queue.v1.QueueService.FinishAttendance:input_type -> malha.queue.v1.FinishAttendanceRequest
+	39, // 72: malha.queue.v1.QueueService.MarkNoShow:input_type -> malha.queue.v1.MarkNoShowRequest
+	41, // 73: malha.queue.v1.QueueService.CancelTicket:input_type -> malha.queue.v1.CancelTicketRequest
+	43, // 74: malha.queue.v1.QueueService.RouteTicket:input_type -> malha.queue.v1.RouteTicketRequest
+	46, // 75: malha.queue.v1.QueueService.GetTicketJourney:input_type -> malha.queue.v1.GetTicketJourneyRequest
+	48, // 76: malha.queue.v1.QueueService.GetQueueStats:input_type -> malha.queue.v1.GetQueueStatsRequest
+	55, // 77: malha.queue.v1.QueueService.WatchPanel:input_type -> malha.queue.v1.WatchPanelRequest
+	7,  // 78: malha.queue.v1.QueueService.CreateUnit:output_type -> malha.queue.v1.CreateUnitResponse
+	9,  // 79: malha.queue.v1.QueueService.GetUnit:output_type -> malha.queue.v1.GetUnitResponse
+	11, // 80: malha.queue.v1.QueueService.ListUnits:output_type -> malha.queue.v1.ListUnitsResponse
+	13, // 81: malha.queue.v1.QueueService.UpdateUnit:output_type -> malha.queue.v1.UpdateUnitResponse
+	15, // 82: malha.queue.v1.QueueService.CreateService:output_type -> malha.queue.v1.CreateServiceResponse
+	17, // 83: malha.queue.v1.QueueService.ListServices:output_type -> malha.queue.v1.ListServicesResponse
+	19, // 84: malha.queue.v1.QueueService.UpdateService:output_type -> malha.queue.v1.UpdateServiceResponse
+	21, // 85: malha.queue.v1.QueueService.CreateDesk:output_type -> malha.queue.v1.CreateDeskResponse
+	23, // 86: malha.queue.v1.QueueService.ListDesks:output_type -> malha.queue.v1.ListDesksResponse
+	25, // 87: malha.queue.v1.QueueService.UpdateDesk:output_type -> malha.queue.v1.UpdateDeskResponse
+	28, // 88: malha.queue.v1.QueueService.IssueTicket:output_type -> malha.queue.v1.IssueTicketResponse
+	30, // 89: malha.queue.v1.QueueService.GetTicket:output_type -> malha.queue.v1.GetTicketResponse
+	32, // 90: malha.queue.v1.QueueService.CallNext:output_type -> malha.queue.v1.CallNextResponse
+	34, // 91: malha.queue.v1.QueueService.RecallTicket:output_type -> malha.queue.v1.RecallTicketResponse
+	36, // 92: malha.queue.v1.QueueService.StartAttendance:output_type -> malha.queue.v1.StartAttendanceResponse
+	38, // 93: malha.queue.v1.QueueService.FinishAttendance:output_type -> malha.queue.v1.FinishAttendanceResponse
+	40, // 94: malha.queue.v1.QueueService.MarkNoShow:output_type -> malha.queue.v1.MarkNoShowResponse
+	42, // 95: malha.queue.v1.QueueService.CancelTicket:output_type -> malha.queue.v1.CancelTicketResponse
+	44, // 96: malha.queue.v1.QueueService.RouteTicket:output_type -> malha.queue.v1.RouteTicketResponse
+	47, // 97: malha.queue.v1.QueueService.GetTicketJourney:output_type -> malha.queue.v1.GetTicketJourneyResponse
+	50, // 98: malha.queue.v1.QueueService.GetQueueStats:output_type -> malha.queue.v1.GetQueueStatsResponse
+	56, // 99: malha.queue.v1.QueueService.WatchPanel:output_type -> malha.queue.v1.WatchPanelResponse
+	78, // [78:100] is the sub-list for method output_type
+	56, // [56:78] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_malha_queue_v1_queue_proto_init() }
@@ -3360,13 +4002,18 @@ func file_malha_queue_v1_queue_proto_init() {
 	if File_malha_queue_v1_queue_proto != nil {
 		return
 	}
+	file_malha_queue_v1_queue_proto_msgTypes[53].OneofWrappers = []any{
+		(*WatchPanelResponse_Snapshot)(nil),
+		(*WatchPanelResponse_Call)(nil),
+		(*WatchPanelResponse_Heartbeat)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_malha_queue_v1_queue_proto_rawDesc), len(file_malha_queue_v1_queue_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   49,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

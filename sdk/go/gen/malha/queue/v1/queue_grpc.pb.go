@@ -37,8 +37,10 @@ const (
 	QueueService_FinishAttendance_FullMethodName = "/malha.queue.v1.QueueService/FinishAttendance"
 	QueueService_MarkNoShow_FullMethodName       = "/malha.queue.v1.QueueService/MarkNoShow"
 	QueueService_CancelTicket_FullMethodName     = "/malha.queue.v1.QueueService/CancelTicket"
+	QueueService_RouteTicket_FullMethodName      = "/malha.queue.v1.QueueService/RouteTicket"
 	QueueService_GetTicketJourney_FullMethodName = "/malha.queue.v1.QueueService/GetTicketJourney"
 	QueueService_GetQueueStats_FullMethodName    = "/malha.queue.v1.QueueService/GetQueueStats"
+	QueueService_WatchPanel_FullMethodName       = "/malha.queue.v1.QueueService/WatchPanel"
 )
 
 // QueueServiceClient is the client API for QueueService service.
@@ -121,14 +123,35 @@ type QueueServiceClient interface {
 	MarkNoShow(ctx context.Context, in *MarkNoShowRequest, opts ...grpc.CallOption) (*MarkNoShowResponse, error)
 	// Withdraws a waiting or called ticket. FAILED_PRECONDITION otherwise.
 	CancelTicket(ctx context.Context, in *CancelTicketRequest, opts ...grpc.CallOption) (*CancelTicketResponse, error)
+	// Sends the patient of a finished attendance on to another service of the
+	// unit (triage, then exams, then the doctor): a new ticket with the same
+	// code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+	// by the patient's original arrival, or ahead of its whole class with
+	// `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+	// attendance finished or when it was routed already. Retrying with the
+	// same request_id returns the ticket made the first time.
+	RouteTicket(ctx context.Context, in *RouteTicketRequest, opts ...grpc.CallOption) (*RouteTicketResponse, error)
 	// The ticket and every step of it so far: issued, each call and recall
 	// with its desk, the attendance's start and end, or how it ended
-	// otherwise; each with who did it and when.
+	// otherwise; each with who did it and when. For a routed patient, the
+	// whole route: every ticket from the first, and all their steps. For a routed patient, the
+	// whole route: every ticket from the first, and all their steps.
 	GetTicketJourney(ctx context.Context, in *GetTicketJourneyRequest, opts ...grpc.CallOption) (*GetTicketJourneyResponse, error)
 	// Per service of the unit, for the unit's local today: how many wait now,
 	// the average wait from issue to first call, and the average attendance
 	// from start to finish.
 	GetQueueStats(ctx context.Context, in *GetQueueStatsRequest, opts ...grpc.CallOption) (*GetQueueStatsResponse, error)
+	// The unit's TV panel, live: first a snapshot (the current call and the
+	// last calls), then each call and recall as it happens, from whichever
+	// replica made it, and a heartbeat when idle. Every message carries a
+	// cursor; watching again with the last cursor received sends exactly the
+	// calls made since (no snapshot), so a panel that lost its connection
+	// misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+	// the cursor may also come as the `Last-Event-ID` header.
+	//
+	// Public: the panel shows codes and desk names to a waiting room, no
+	// patient data, and a TV has no one to sign it in.
+	WatchPanel(ctx context.Context, in *WatchPanelRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPanelResponse], error)
 }
 
 type queueServiceClient struct {
@@ -319,6 +342,16 @@ func (c *queueServiceClient) CancelTicket(ctx context.Context, in *CancelTicketR
 	return out, nil
 }
 
+func (c *queueServiceClient) RouteTicket(ctx context.Context, in *RouteTicketRequest, opts ...grpc.CallOption) (*RouteTicketResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RouteTicketResponse)
+	err := c.cc.Invoke(ctx, QueueService_RouteTicket_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *queueServiceClient) GetTicketJourney(ctx context.Context, in *GetTicketJourneyRequest, opts ...grpc.CallOption) (*GetTicketJourneyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetTicketJourneyResponse)
@@ -338,6 +371,25 @@ func (c *queueServiceClient) GetQueueStats(ctx context.Context, in *GetQueueStat
 	}
 	return out, nil
 }
+
+func (c *queueServiceClient) WatchPanel(ctx context.Context, in *WatchPanelRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPanelResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &QueueService_ServiceDesc.Streams[0], QueueService_WatchPanel_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchPanelRequest, WatchPanelResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type QueueService_WatchPanelClient = grpc.ServerStreamingClient[WatchPanelResponse]
 
 // QueueServiceServer is the server API for QueueService service.
 // All implementations must embed UnimplementedQueueServiceServer
@@ -419,14 +471,35 @@ type QueueServiceServer interface {
 	MarkNoShow(context.Context, *MarkNoShowRequest) (*MarkNoShowResponse, error)
 	// Withdraws a waiting or called ticket. FAILED_PRECONDITION otherwise.
 	CancelTicket(context.Context, *CancelTicketRequest) (*CancelTicketResponse, error)
+	// Sends the patient of a finished attendance on to another service of the
+	// unit (triage, then exams, then the doctor): a new ticket with the same
+	// code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+	// by the patient's original arrival, or ahead of its whole class with
+	// `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+	// attendance finished or when it was routed already. Retrying with the
+	// same request_id returns the ticket made the first time.
+	RouteTicket(context.Context, *RouteTicketRequest) (*RouteTicketResponse, error)
 	// The ticket and every step of it so far: issued, each call and recall
 	// with its desk, the attendance's start and end, or how it ended
-	// otherwise; each with who did it and when.
+	// otherwise; each with who did it and when. For a routed patient, the
+	// whole route: every ticket from the first, and all their steps. For a routed patient, the
+	// whole route: every ticket from the first, and all their steps.
 	GetTicketJourney(context.Context, *GetTicketJourneyRequest) (*GetTicketJourneyResponse, error)
 	// Per service of the unit, for the unit's local today: how many wait now,
 	// the average wait from issue to first call, and the average attendance
 	// from start to finish.
 	GetQueueStats(context.Context, *GetQueueStatsRequest) (*GetQueueStatsResponse, error)
+	// The unit's TV panel, live: first a snapshot (the current call and the
+	// last calls), then each call and recall as it happens, from whichever
+	// replica made it, and a heartbeat when idle. Every message carries a
+	// cursor; watching again with the last cursor received sends exactly the
+	// calls made since (no snapshot), so a panel that lost its connection
+	// misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+	// the cursor may also come as the `Last-Event-ID` header.
+	//
+	// Public: the panel shows codes and desk names to a waiting room, no
+	// patient data, and a TV has no one to sign it in.
+	WatchPanel(*WatchPanelRequest, grpc.ServerStreamingServer[WatchPanelResponse]) error
 	mustEmbedUnimplementedQueueServiceServer()
 }
 
@@ -491,11 +564,17 @@ func (UnimplementedQueueServiceServer) MarkNoShow(context.Context, *MarkNoShowRe
 func (UnimplementedQueueServiceServer) CancelTicket(context.Context, *CancelTicketRequest) (*CancelTicketResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelTicket not implemented")
 }
+func (UnimplementedQueueServiceServer) RouteTicket(context.Context, *RouteTicketRequest) (*RouteTicketResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RouteTicket not implemented")
+}
 func (UnimplementedQueueServiceServer) GetTicketJourney(context.Context, *GetTicketJourneyRequest) (*GetTicketJourneyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTicketJourney not implemented")
 }
 func (UnimplementedQueueServiceServer) GetQueueStats(context.Context, *GetQueueStatsRequest) (*GetQueueStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetQueueStats not implemented")
+}
+func (UnimplementedQueueServiceServer) WatchPanel(*WatchPanelRequest, grpc.ServerStreamingServer[WatchPanelResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchPanel not implemented")
 }
 func (UnimplementedQueueServiceServer) mustEmbedUnimplementedQueueServiceServer() {}
 func (UnimplementedQueueServiceServer) testEmbeddedByValue()                      {}
@@ -842,6 +921,24 @@ func _QueueService_CancelTicket_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueueService_RouteTicket_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RouteTicketRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueueServiceServer).RouteTicket(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueueService_RouteTicket_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueueServiceServer).RouteTicket(ctx, req.(*RouteTicketRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _QueueService_GetTicketJourney_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetTicketJourneyRequest)
 	if err := dec(in); err != nil {
@@ -877,6 +974,17 @@ func _QueueService_GetQueueStats_Handler(srv interface{}, ctx context.Context, d
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _QueueService_WatchPanel_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchPanelRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(QueueServiceServer).WatchPanel(m, &grpc.GenericServerStream[WatchPanelRequest, WatchPanelResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type QueueService_WatchPanelServer = grpc.ServerStreamingServer[WatchPanelResponse]
 
 // QueueService_ServiceDesc is the grpc.ServiceDesc for QueueService service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -958,6 +1066,10 @@ var QueueService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _QueueService_CancelTicket_Handler,
 		},
 		{
+			MethodName: "RouteTicket",
+			Handler:    _QueueService_RouteTicket_Handler,
+		},
+		{
 			MethodName: "GetTicketJourney",
 			Handler:    _QueueService_GetTicketJourney_Handler,
 		},
@@ -966,6 +1078,12 @@ var QueueService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _QueueService_GetQueueStats_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchPanel",
+			Handler:       _QueueService_WatchPanel_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "malha/queue/v1/queue.proto",
 }

@@ -106,6 +106,8 @@ class _StepKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StepKind.Val
     STEP_KIND_FINISHED: _StepKind.ValueType  # 5
     STEP_KIND_NO_SHOW: _StepKind.ValueType  # 6
     STEP_KIND_CANCELLED: _StepKind.ValueType  # 7
+    STEP_KIND_ROUTED: _StepKind.ValueType  # 8
+    """Sent on to another service (the ticket's route continues in a new one)."""
 
 class StepKind(_StepKind, metaclass=_StepKindEnumTypeWrapper):
     """One step of a ticket's journey."""
@@ -118,6 +120,8 @@ STEP_KIND_STARTED: StepKind.ValueType  # 4
 STEP_KIND_FINISHED: StepKind.ValueType  # 5
 STEP_KIND_NO_SHOW: StepKind.ValueType  # 6
 STEP_KIND_CANCELLED: StepKind.ValueType  # 7
+STEP_KIND_ROUTED: StepKind.ValueType  # 8
+"""Sent on to another service (the ticket's route continues in a new one)."""
 Global___StepKind: _TypeAlias = StepKind  # noqa: Y015
 
 @_typing.final
@@ -746,6 +750,9 @@ class Ticket(_message.Message):
     CALL_TIME_FIELD_NUMBER: _builtins.int
     START_TIME_FIELD_NUMBER: _builtins.int
     FINISH_TIME_FIELD_NUMBER: _builtins.int
+    PARENT_TICKET_ID_FIELD_NUMBER: _builtins.int
+    CPF_FIELD_NUMBER: _builtins.int
+    TO_FRONT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only. A UUID."""
     unit_id: _builtins.str
@@ -759,6 +766,17 @@ class Ticket(_message.Message):
     """Output only. The desk that called it, once called."""
     local_date: _builtins.str
     """Output only. The unit's local day it belongs to, `YYYY-MM-DD`."""
+    parent_ticket_id: _builtins.str
+    """Output only. The ticket this one was routed on from; empty for a
+    ticket issued at a totem.
+    """
+    cpf: _builtins.str
+    """The patient's CPF, when given at issue: eleven digits to admin and
+    clinic staff (`queue.patient.read`), `***.456.789-**` to everyone else
+    (totems, services) and in events.
+    """
+    to_front: _builtins.bool
+    """Output only. Routed ahead of its whole class."""
     @_builtins.property
     def issue_time(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
@@ -790,10 +808,13 @@ class Ticket(_message.Message):
         call_time: _timestamp_pb2.Timestamp | None = ...,
         start_time: _timestamp_pb2.Timestamp | None = ...,
         finish_time: _timestamp_pb2.Timestamp | None = ...,
+        parent_ticket_id: _builtins.str = ...,
+        cpf: _builtins.str = ...,
+        to_front: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["call_time", b"call_time", "finish_time", b"finish_time", "issue_time", b"issue_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_time", b"call_time", "code", b"code", "desk_id", b"desk_id", "finish_time", b"finish_time", "id", b"id", "issue_time", b"issue_time", "local_date", b"local_date", "priority", b"priority", "service_id", b"service_id", "start_time", b"start_time", "status", b"status", "unit_id", b"unit_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_time", b"call_time", "code", b"code", "cpf", b"cpf", "desk_id", b"desk_id", "finish_time", b"finish_time", "id", b"id", "issue_time", b"issue_time", "local_date", b"local_date", "parent_ticket_id", b"parent_ticket_id", "priority", b"priority", "service_id", b"service_id", "start_time", b"start_time", "status", b"status", "to_front", b"to_front", "unit_id", b"unit_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -807,12 +828,15 @@ class IssueTicketRequest(_message.Message):
     SERVICE_ID_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CPF_FIELD_NUMBER: _builtins.int
     unit_id: _builtins.str
     service_id: _builtins.str
     priority: Global___Priority.ValueType
     """Required."""
     request_id: _builtins.str
     """Retrying with the same id returns the ticket issued the first time."""
+    cpf: _builtins.str
+    """Optional: the patient's CPF (punctuation allowed; check digits checked)."""
     def __init__(
         self,
         *,
@@ -820,10 +844,11 @@ class IssueTicketRequest(_message.Message):
         service_id: _builtins.str = ...,
         priority: Global___Priority.ValueType = ...,
         request_id: _builtins.str = ...,
+        cpf: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["priority", b"priority", "request_id", b"request_id", "service_id", b"service_id", "unit_id", b"unit_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpf", b"cpf", "priority", b"priority", "request_id", b"request_id", "service_id", b"service_id", "unit_id", b"unit_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1132,6 +1157,62 @@ class CancelTicketResponse(_message.Message):
 Global___CancelTicketResponse: _TypeAlias = CancelTicketResponse  # noqa: Y015
 
 @_typing.final
+class RouteTicketRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_ID_FIELD_NUMBER: _builtins.int
+    TO_SERVICE_ID_FIELD_NUMBER: _builtins.int
+    TO_FRONT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ticket_id: _builtins.str
+    """The ticket whose attendance finished."""
+    to_service_id: _builtins.str
+    """A service of the same unit."""
+    to_front: _builtins.bool
+    """Ahead of every waiting ticket of its class (preferential or normal),
+    instead of by original arrival.
+    """
+    request_id: _builtins.str
+    """Retrying with the same id returns the ticket made the first time."""
+    def __init__(
+        self,
+        *,
+        ticket_id: _builtins.str = ...,
+        to_service_id: _builtins.str = ...,
+        to_front: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "ticket_id", b"ticket_id", "to_front", b"to_front", "to_service_id", b"to_service_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RouteTicketRequest: _TypeAlias = RouteTicketRequest  # noqa: Y015
+
+@_typing.final
+class RouteTicketResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticket(self) -> Global___Ticket:
+        """The new ticket, waiting in the other service."""
+
+    def __init__(
+        self,
+        *,
+        ticket: Global___Ticket | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RouteTicketResponse: _TypeAlias = RouteTicketResponse  # noqa: Y015
+
+@_typing.final
 class JourneyStep(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1140,6 +1221,7 @@ class JourneyStep(_message.Message):
     DESK_NAME_FIELD_NUMBER: _builtins.int
     STAFF_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
+    TICKET_ID_FIELD_NUMBER: _builtins.int
     kind: Global___StepKind.ValueType
     desk_id: _builtins.str
     """The desk, for calls and attendance; empty when issued."""
@@ -1147,6 +1229,8 @@ class JourneyStep(_message.Message):
     """The desk's name as the panel shows it."""
     staff: _builtins.str
     """Who did it: `user:<id>` or `service:<id>`."""
+    ticket_id: _builtins.str
+    """The ticket of the route it happened to."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1157,10 +1241,11 @@ class JourneyStep(_message.Message):
         desk_name: _builtins.str = ...,
         staff: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
+        ticket_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["desk_id", b"desk_id", "desk_name", b"desk_name", "kind", b"kind", "staff", b"staff", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["desk_id", b"desk_id", "desk_name", b"desk_name", "kind", b"kind", "staff", b"staff", "ticket_id", b"ticket_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1191,21 +1276,29 @@ class GetTicketJourneyResponse(_message.Message):
 
     TICKET_FIELD_NUMBER: _builtins.int
     STEPS_FIELD_NUMBER: _builtins.int
+    ROUTE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ticket(self) -> Global___Ticket: ...
     @_builtins.property
     def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___JourneyStep]:
-        """In the order they happened."""
+        """In the order they happened, over the whole route."""
+
+    @_builtins.property
+    def route(self) -> _containers.RepeatedCompositeFieldContainer[Global___Ticket]:
+        """Every ticket of the patient's route, the first (issued at a totem)
+        first; just `ticket` when it was never routed.
+        """
 
     def __init__(
         self,
         *,
         ticket: Global___Ticket | None = ...,
         steps: _abc.Iterable[Global___JourneyStep] | None = ...,
+        route: _abc.Iterable[Global___Ticket] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["steps", b"steps", "ticket", b"ticket"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["route", b"route", "steps", b"steps", "ticket", b"ticket"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1369,3 +1462,178 @@ class AttendanceFinished(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AttendanceFinished: _TypeAlias = AttendanceFinished  # noqa: Y015
+
+@_typing.final
+class PanelCall(_message.Message):
+    """One call or recall as the panel shows it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_ID_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    DESK_ID_FIELD_NUMBER: _builtins.int
+    DESK_NAME_FIELD_NUMBER: _builtins.int
+    SERVICE_ID_FIELD_NUMBER: _builtins.int
+    SERVICE_NAME_FIELD_NUMBER: _builtins.int
+    RECALL_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    ticket_id: _builtins.str
+    code: _builtins.str
+    """`A001`."""
+    desk_id: _builtins.str
+    desk_name: _builtins.str
+    """Where the patient goes: the desk's name at the time of the call."""
+    service_id: _builtins.str
+    service_name: _builtins.str
+    recall: _builtins.bool
+    """True when the desk called the same ticket again."""
+    cursor: _builtins.str
+    """The panel's position after this call: watch again with it to resume."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        ticket_id: _builtins.str = ...,
+        code: _builtins.str = ...,
+        desk_id: _builtins.str = ...,
+        desk_name: _builtins.str = ...,
+        service_id: _builtins.str = ...,
+        service_name: _builtins.str = ...,
+        recall: _builtins.bool = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "cursor", b"cursor", "desk_id", b"desk_id", "desk_name", b"desk_name", "recall", b"recall", "service_id", b"service_id", "service_name", b"service_name", "ticket_id", b"ticket_id", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PanelCall: _TypeAlias = PanelCall  # noqa: Y015
+
+@_typing.final
+class WatchPanelRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNIT_ID_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    RECENT_FIELD_NUMBER: _builtins.int
+    unit_id: _builtins.str
+    cursor: _builtins.str
+    """Empty: start with a snapshot. Otherwise the cursor of the last message
+    received: the calls after it follow, without a snapshot.
+    """
+    recent: _builtins.int
+    """How many calls the snapshot holds, the current one included: 1 to 20,
+    0 means 6.
+    """
+    def __init__(
+        self,
+        *,
+        unit_id: _builtins.str = ...,
+        cursor: _builtins.str = ...,
+        recent: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "recent", b"recent", "unit_id", b"unit_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchPanelRequest: _TypeAlias = WatchPanelRequest  # noqa: Y015
+
+@_typing.final
+class WatchPanelResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SNAPSHOT_FIELD_NUMBER: _builtins.int
+    CALL_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def snapshot(self) -> Global___PanelSnapshot:
+        """The first message of a watch without a cursor."""
+
+    @_builtins.property
+    def call(self) -> Global___PanelCall:
+        """A call or recall made since the last message."""
+
+    @_builtins.property
+    def heartbeat(self) -> Global___PanelHeartbeat:
+        """Nothing happened for a while; the connection is alive."""
+
+    def __init__(
+        self,
+        *,
+        snapshot: Global___PanelSnapshot | None = ...,
+        call: Global___PanelCall | None = ...,
+        heartbeat: Global___PanelHeartbeat | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "heartbeat", b"heartbeat", "snapshot", b"snapshot", "update", b"update"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call", b"call", "heartbeat", b"heartbeat", "snapshot", b"snapshot", "update", b"update"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_update: _TypeAlias = _typing.Literal["snapshot", "call", "heartbeat"]  # noqa: Y015
+    _WhichOneofArgType_update: _TypeAlias = _typing.Literal["update", b"update"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_update) -> _WhichOneofReturnType_update | None: ...
+
+Global___WatchPanelResponse: _TypeAlias = WatchPanelResponse  # noqa: Y015
+
+@_typing.final
+class PanelSnapshot(_message.Message):
+    """The panel as it is now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECENT_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    UNIT_NAME_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """Where the calls that follow start."""
+    unit_name: _builtins.str
+    """The unit's name, for the panel's title."""
+    @_builtins.property
+    def recent(self) -> _containers.RepeatedCompositeFieldContainer[Global___PanelCall]:
+        """Newest first: `recent[0]` is the current call. Empty before the
+        unit's first call.
+        """
+
+    def __init__(
+        self,
+        *,
+        recent: _abc.Iterable[Global___PanelCall] | None = ...,
+        cursor: _builtins.str = ...,
+        unit_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "recent", b"recent", "unit_name", b"unit_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PanelSnapshot: _TypeAlias = PanelSnapshot  # noqa: Y015
+
+@_typing.final
+class PanelHeartbeat(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    """The cursor of the last call sent (unchanged by a heartbeat)."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PanelHeartbeat: _TypeAlias = PanelHeartbeat  # noqa: Y015

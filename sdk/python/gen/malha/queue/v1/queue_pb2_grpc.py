@@ -144,6 +144,11 @@ class QueueServiceStub:
                 request_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.CancelTicketRequest.SerializeToString,
                 response_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.CancelTicketResponse.FromString,
                 _registered_method=True)
+        self.RouteTicket = channel.unary_unary(
+                '/malha.queue.v1.QueueService/RouteTicket',
+                request_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.RouteTicketRequest.SerializeToString,
+                response_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.RouteTicketResponse.FromString,
+                _registered_method=True)
         self.GetTicketJourney = channel.unary_unary(
                 '/malha.queue.v1.QueueService/GetTicketJourney',
                 request_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.GetTicketJourneyRequest.SerializeToString,
@@ -153,6 +158,11 @@ class QueueServiceStub:
                 '/malha.queue.v1.QueueService/GetQueueStats',
                 request_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.GetQueueStatsRequest.SerializeToString,
                 response_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.GetQueueStatsResponse.FromString,
+                _registered_method=True)
+        self.WatchPanel = channel.unary_stream(
+                '/malha.queue.v1.QueueService/WatchPanel',
+                request_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.WatchPanelRequest.SerializeToString,
+                response_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.WatchPanelResponse.FromString,
                 _registered_method=True)
 
 
@@ -324,10 +334,25 @@ class QueueServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RouteTicket(self, request, context):
+        """Sends the patient of a finished attendance on to another service of the
+        unit (triage, then exams, then the doctor): a new ticket with the same
+        code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+        by the patient's original arrival, or ahead of its whole class with
+        `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+        attendance finished or when it was routed already. Retrying with the
+        same request_id returns the ticket made the first time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTicketJourney(self, request, context):
         """The ticket and every step of it so far: issued, each call and recall
         with its desk, the attendance's start and end, or how it ended
-        otherwise; each with who did it and when.
+        otherwise; each with who did it and when. For a routed patient, the
+        whole route: every ticket from the first, and all their steps. For a routed patient, the
+        whole route: every ticket from the first, and all their steps.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -337,6 +362,22 @@ class QueueServiceServicer:
         """Per service of the unit, for the unit's local today: how many wait now,
         the average wait from issue to first call, and the average attendance
         from start to finish.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchPanel(self, request, context):
+        """The unit's TV panel, live: first a snapshot (the current call and the
+        last calls), then each call and recall as it happens, from whichever
+        replica made it, and a heartbeat when idle. Every message carries a
+        cursor; watching again with the last cursor received sends exactly the
+        calls made since (no snapshot), so a panel that lost its connection
+        misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+        the cursor may also come as the `Last-Event-ID` header.
+
+        Public: the panel shows codes and desk names to a waiting room, no
+        patient data, and a TV has no one to sign it in.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -435,6 +476,11 @@ def add_QueueServiceServicer_to_server(servicer, server):
                     request_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.CancelTicketRequest.FromString,
                     response_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.CancelTicketResponse.SerializeToString,
             ),
+            'RouteTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.RouteTicket,
+                    request_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.RouteTicketRequest.FromString,
+                    response_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.RouteTicketResponse.SerializeToString,
+            ),
             'GetTicketJourney': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTicketJourney,
                     request_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.GetTicketJourneyRequest.FromString,
@@ -444,6 +490,11 @@ def add_QueueServiceServicer_to_server(servicer, server):
                     servicer.GetQueueStats,
                     request_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.GetQueueStatsRequest.FromString,
                     response_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.GetQueueStatsResponse.SerializeToString,
+            ),
+            'WatchPanel': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchPanel,
+                    request_deserializer=malha_dot_queue_dot_v1_dot_queue__pb2.WatchPanelRequest.FromString,
+                    response_serializer=malha_dot_queue_dot_v1_dot_queue__pb2.WatchPanelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -963,6 +1014,33 @@ class QueueService:
             _registered_method=True)
 
     @staticmethod
+    def RouteTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/malha.queue.v1.QueueService/RouteTicket',
+            malha_dot_queue_dot_v1_dot_queue__pb2.RouteTicketRequest.SerializeToString,
+            malha_dot_queue_dot_v1_dot_queue__pb2.RouteTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetTicketJourney(request,
             target,
             options=(),
@@ -1006,6 +1084,33 @@ class QueueService:
             '/malha.queue.v1.QueueService/GetQueueStats',
             malha_dot_queue_dot_v1_dot_queue__pb2.GetQueueStatsRequest.SerializeToString,
             malha_dot_queue_dot_v1_dot_queue__pb2.GetQueueStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchPanel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/malha.queue.v1.QueueService/WatchPanel',
+            malha_dot_queue_dot_v1_dot_queue__pb2.WatchPanelRequest.SerializeToString,
+            malha_dot_queue_dot_v1_dot_queue__pb2.WatchPanelResponse.FromString,
             options,
             channel_credentials,
             insecure,

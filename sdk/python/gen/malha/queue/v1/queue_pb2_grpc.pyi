@@ -116,15 +116,38 @@ class QueueServiceStub:
     """The patient did not come when called. FAILED_PRECONDITION unless called."""
     CancelTicket: _grpc.UnaryUnaryMultiCallable[_queue_pb2.CancelTicketRequest, _queue_pb2.CancelTicketResponse]
     """Withdraws a waiting or called ticket. FAILED_PRECONDITION otherwise."""
+    RouteTicket: _grpc.UnaryUnaryMultiCallable[_queue_pb2.RouteTicketRequest, _queue_pb2.RouteTicketResponse]
+    """Sends the patient of a finished attendance on to another service of the
+    unit (triage, then exams, then the doctor): a new ticket with the same
+    code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+    by the patient's original arrival, or ahead of its whole class with
+    `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+    attendance finished or when it was routed already. Retrying with the
+    same request_id returns the ticket made the first time.
+    """
     GetTicketJourney: _grpc.UnaryUnaryMultiCallable[_queue_pb2.GetTicketJourneyRequest, _queue_pb2.GetTicketJourneyResponse]
     """The ticket and every step of it so far: issued, each call and recall
     with its desk, the attendance's start and end, or how it ended
-    otherwise; each with who did it and when.
+    otherwise; each with who did it and when. For a routed patient, the
+    whole route: every ticket from the first, and all their steps. For a routed patient, the
+    whole route: every ticket from the first, and all their steps.
     """
     GetQueueStats: _grpc.UnaryUnaryMultiCallable[_queue_pb2.GetQueueStatsRequest, _queue_pb2.GetQueueStatsResponse]
     """Per service of the unit, for the unit's local today: how many wait now,
     the average wait from issue to first call, and the average attendance
     from start to finish.
+    """
+    WatchPanel: _grpc.UnaryStreamMultiCallable[_queue_pb2.WatchPanelRequest, _queue_pb2.WatchPanelResponse]
+    """The unit's TV panel, live: first a snapshot (the current call and the
+    last calls), then each call and recall as it happens, from whichever
+    replica made it, and a heartbeat when idle. Every message carries a
+    cursor; watching again with the last cursor received sends exactly the
+    calls made since (no snapshot), so a panel that lost its connection
+    misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+    the cursor may also come as the `Last-Event-ID` header.
+
+    Public: the panel shows codes and desk names to a waiting room, no
+    patient data, and a TV has no one to sign it in.
     """
 
 @_typing.type_check_only
@@ -215,15 +238,38 @@ class QueueServiceAsyncStub(QueueServiceStub):
     """The patient did not come when called. FAILED_PRECONDITION unless called."""
     CancelTicket: _aio.UnaryUnaryMultiCallable[_queue_pb2.CancelTicketRequest, _queue_pb2.CancelTicketResponse]  # type: ignore[assignment]
     """Withdraws a waiting or called ticket. FAILED_PRECONDITION otherwise."""
+    RouteTicket: _aio.UnaryUnaryMultiCallable[_queue_pb2.RouteTicketRequest, _queue_pb2.RouteTicketResponse]  # type: ignore[assignment]
+    """Sends the patient of a finished attendance on to another service of the
+    unit (triage, then exams, then the doctor): a new ticket with the same
+    code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+    by the patient's original arrival, or ahead of its whole class with
+    `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+    attendance finished or when it was routed already. Retrying with the
+    same request_id returns the ticket made the first time.
+    """
     GetTicketJourney: _aio.UnaryUnaryMultiCallable[_queue_pb2.GetTicketJourneyRequest, _queue_pb2.GetTicketJourneyResponse]  # type: ignore[assignment]
     """The ticket and every step of it so far: issued, each call and recall
     with its desk, the attendance's start and end, or how it ended
-    otherwise; each with who did it and when.
+    otherwise; each with who did it and when. For a routed patient, the
+    whole route: every ticket from the first, and all their steps. For a routed patient, the
+    whole route: every ticket from the first, and all their steps.
     """
     GetQueueStats: _aio.UnaryUnaryMultiCallable[_queue_pb2.GetQueueStatsRequest, _queue_pb2.GetQueueStatsResponse]  # type: ignore[assignment]
     """Per service of the unit, for the unit's local today: how many wait now,
     the average wait from issue to first call, and the average attendance
     from start to finish.
+    """
+    WatchPanel: _aio.UnaryStreamMultiCallable[_queue_pb2.WatchPanelRequest, _queue_pb2.WatchPanelResponse]  # type: ignore[assignment]
+    """The unit's TV panel, live: first a snapshot (the current call and the
+    last calls), then each call and recall as it happens, from whichever
+    replica made it, and a heartbeat when idle. Every message carries a
+    cursor; watching again with the last cursor received sends exactly the
+    calls made since (no snapshot), so a panel that lost its connection
+    misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+    the cursor may also come as the `Last-Event-ID` header.
+
+    Public: the panel shows codes and desk names to a waiting room, no
+    patient data, and a TV has no one to sign it in.
     """
 
 class QueueServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -421,6 +467,21 @@ class QueueServiceServicer(metaclass=_abc_1.ABCMeta):
         """Withdraws a waiting or called ticket. FAILED_PRECONDITION otherwise."""
 
     @_abc_1.abstractmethod
+    def RouteTicket(
+        self,
+        request: _queue_pb2.RouteTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_queue_pb2.RouteTicketResponse, _abc.Awaitable[_queue_pb2.RouteTicketResponse]]:
+        """Sends the patient of a finished attendance on to another service of the
+        unit (triage, then exams, then the doctor): a new ticket with the same
+        code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+        by the patient's original arrival, or ahead of its whole class with
+        `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+        attendance finished or when it was routed already. Retrying with the
+        same request_id returns the ticket made the first time.
+        """
+
+    @_abc_1.abstractmethod
     def GetTicketJourney(
         self,
         request: _queue_pb2.GetTicketJourneyRequest,
@@ -428,7 +489,9 @@ class QueueServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_queue_pb2.GetTicketJourneyResponse, _abc.Awaitable[_queue_pb2.GetTicketJourneyResponse]]:
         """The ticket and every step of it so far: issued, each call and recall
         with its desk, the attendance's start and end, or how it ended
-        otherwise; each with who did it and when.
+        otherwise; each with who did it and when. For a routed patient, the
+        whole route: every ticket from the first, and all their steps. For a routed patient, the
+        whole route: every ticket from the first, and all their steps.
         """
 
     @_abc_1.abstractmethod
@@ -440,6 +503,24 @@ class QueueServiceServicer(metaclass=_abc_1.ABCMeta):
         """Per service of the unit, for the unit's local today: how many wait now,
         the average wait from issue to first call, and the average attendance
         from start to finish.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchPanel(
+        self,
+        request: _queue_pb2.WatchPanelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_queue_pb2.WatchPanelResponse], _abc.AsyncIterator[_queue_pb2.WatchPanelResponse]]:
+        """The unit's TV panel, live: first a snapshot (the current call and the
+        last calls), then each call and recall as it happens, from whichever
+        replica made it, and a heartbeat when idle. Every message carries a
+        cursor; watching again with the last cursor received sends exactly the
+        calls made since (no snapshot), so a panel that lost its connection
+        misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+        the cursor may also come as the `Last-Event-ID` header.
+
+        Public: the panel shows codes and desk names to a waiting room, no
+        patient data, and a TV has no one to sign it in.
         """
 
 def add_QueueServiceServicer_to_server(servicer: QueueServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

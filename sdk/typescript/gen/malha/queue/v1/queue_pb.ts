@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file malha/queue/v1/queue.proto.
  */
 export const file_malha_queue_v1_queue: GenFile = /*@__PURE__*/
-  fileDesc("ChptYWxoYS9xdWV1ZS92MS9xdWV1ZS5wcm90bxIObWFsaGEucXVldWUudjEitgEKBFVuaXQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCgl0aW1lX3pvbmUYAyABKAkSHwoXbWF4X3ByZWZlcmVudGlhbF9zdHJlYWsYBCABKAUSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKmAQoHU2VydmljZRIKCgJpZBgBIAEoCRIPCgd1bml0X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDgoGbGV0dGVyGAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAEKBERlc2sSCgoCaWQYASABKAkSDwoHdW5pdF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC3NlcnZpY2VfaWRzGAQgAygJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSwoRQ3JlYXRlVW5pdFJlcXVlc3QSIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQSEgoKcmVxdWVzdF9pZBgCIAEoCSI4ChJDcmVhdGVVbml0UmVzcG9uc2USIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQiIQoOR2V0VW5pdFJlcXVlc3QSDwoHdW5pdF9pZBgBIAEoCSI1Cg9HZXRVbml0UmVzcG9uc2USIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQiOQoQTGlzdFVuaXRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJRChFMaXN0VW5pdHNSZXNwb25zZRIjCgV1bml0cxgBIAMoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImgKEVVwZGF0ZVVuaXRSZXF1ZXN0EiIKBHVuaXQYASABKAsyFC5tYWxoYS5xdWV1ZS52MS5Vbml0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI4ChJVcGRhdGVVbml0UmVzcG9uc2USIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQiVAoUQ3JlYXRlU2VydmljZVJlcXVlc3QSKAoHc2VydmljZRgBIAEoCzIXLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2USEgoKcmVxdWVzdF9pZBgCIAEoCSJBChVDcmVhdGVTZXJ2aWNlUmVzcG9uc2USKAoHc2VydmljZRgBIAEoCzIXLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2UiTQoTTGlzdFNlcnZpY2VzUmVxdWVzdBIPCgd1bml0X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIloKFExpc3RTZXJ2aWNlc1Jlc3BvbnNlEikKCHNlcnZpY2VzGAEgAygLMhcubWFsaGEucXVldWUudjEuU2VydmljZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoUVXBkYXRlU2VydmljZVJlcXVlc3QSKAoHc2VydmljZRgBIAEoCzIXLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFVVwZGF0ZVNlcnZpY2VSZXNwb25zZRIoCgdzZXJ2aWNlGAEgASgLMhcubWFsaGEucXVldWUudjEuU2VydmljZSJLChFDcmVhdGVEZXNrUmVxdWVzdBIiCgRkZXNrGAEgASgLMhQubWFsaGEucXVldWUudjEuRGVzaxISCgpyZXF1ZXN0X2lkGAIgASgJIjgKEkNyZWF0ZURlc2tSZXNwb25zZRIiCgRkZXNrGAEgASgLMhQubWFsaGEucXVldWUudjEuRGVzayJKChBMaXN0RGVza3NSZXF1ZXN0Eg8KB3VuaXRfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUQoRTGlzdERlc2tzUmVzcG9uc2USIwoFZGVza3MYASADKAsyFC5tYWxoYS5xdWV1ZS52MS5EZXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJoChFVcGRhdGVEZXNrUmVxdWVzdBIiCgRkZXNrGAEgASgLMhQubWFsaGEucXVldWUudjEuRGVzaxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOAoSVXBkYXRlRGVza1Jlc3BvbnNlEiIKBGRlc2sYASABKAsyFC5tYWxoYS5xdWV1ZS52MS5EZXNrIoYDCgZUaWNrZXQSCgoCaWQYASABKAkSDwoHdW5pdF9pZBgCIAEoCRISCgpzZXJ2aWNlX2lkGAMgASgJEgwKBGNvZGUYBCABKAkSKgoIcHJpb3JpdHkYBSABKA4yGC5tYWxoYS5xdWV1ZS52MS5Qcmlvcml0eRIsCgZzdGF0dXMYBiABKA4yHC5tYWxoYS5xdWV1ZS52MS5UaWNrZXRTdGF0dXMSDwoHZGVza19pZBgHIAEoCRISCgpsb2NhbF9kYXRlGAggASgJEi4KCmlzc3VlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWNhbGxfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInkKEklzc3VlVGlja2V0UmVxdWVzdBIPCgd1bml0X2lkGAEgASgJEhIKCnNlcnZpY2VfaWQYAiABKAkSKgoIcHJpb3JpdHkYAyABKA4yGC5tYWxoYS5xdWV1ZS52MS5Qcmlvcml0eRISCgpyZXF1ZXN0X2lkGAQgASgJIlMKE0lzc3VlVGlja2V0UmVzcG9uc2USJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0EhQKDHBlb3BsZV9haGVhZBgCIAEoBSIlChBHZXRUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI7ChFHZXRUaWNrZXRSZXNwb25zZRImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQiIgoPQ2FsbE5leHRSZXF1ZXN0Eg8KB2Rlc2tfaWQYASABKAkiOgoQQ2FsbE5leHRSZXNwb25zZRImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQiKAoTUmVjYWxsVGlja2V0UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiPgoUUmVjYWxsVGlja2V0UmVzcG9uc2USJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0IisKFlN0YXJ0QXR0ZW5kYW5jZVJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJIkEKF1N0YXJ0QXR0ZW5kYW5jZVJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCIsChdGaW5pc2hBdHRlbmRhbmNlUmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiQgoYRmluaXNoQXR0ZW5kYW5jZVJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCImChFNYXJrTm9TaG93UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiPAoSTWFya05vU2hvd1Jlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCIoChNDYW5jZWxUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI+ChRDYW5jZWxUaWNrZXRSZXNwb25zZRImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQikgEKC0pvdXJuZXlTdGVwEiYKBGtpbmQYASABKA4yGC5tYWxoYS5xdWV1ZS52MS5TdGVwS2luZBIPCgdkZXNrX2lkGAIgASgJEhEKCWRlc2tfbmFtZRgDIAEoCRINCgVzdGFmZhgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIsChdHZXRUaWNrZXRKb3VybmV5UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkibgoYR2V0VGlja2V0Sm91cm5leVJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldBIqCgVzdGVwcxgCIAMoCzIbLm1hbGhhLnF1ZXVlLnYxLkpvdXJuZXlTdGVwIicKFEdldFF1ZXVlU3RhdHNSZXF1ZXN0Eg8KB3VuaXRfaWQYASABKAkilQEKDFNlcnZpY2VTdGF0cxISCgpzZXJ2aWNlX2lkGAEgASgJEg4KBmxldHRlchgCIAEoCRIPCgd3YWl0aW5nGAMgASgFEg4KBmNhbGxlZBgEIAEoBRIcChRhdmVyYWdlX3dhaXRfc2Vjb25kcxgFIAEoARIiChphdmVyYWdlX2F0dGVuZGFuY2Vfc2Vjb25kcxgGIAEoASJbChVHZXRRdWV1ZVN0YXRzUmVzcG9uc2USEgoKbG9jYWxfZGF0ZRgBIAEoCRIuCghzZXJ2aWNlcxgCIAMoCzIcLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2VTdGF0cyI2CgxUaWNrZXRJc3N1ZWQSJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0IlkKDFRpY2tldENhbGxlZBImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQSEQoJZGVza19uYW1lGAIgASgJEg4KBnJlY2FsbBgDIAEoCCI8ChJBdHRlbmRhbmNlRmluaXNoZWQSJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0KpwCCghQcmlvcml0eRIYChRQUklPUklUWV9VTlNQRUNJRklFRBAAEhMKD1BSSU9SSVRZX05PUk1BTBABEhkKFVBSSU9SSVRZX0FHRURfODBfUExVUxACEhkKFVBSSU9SSVRZX0FHRURfNjBfUExVUxADEhcKE1BSSU9SSVRZX0RJU0FCSUxJVFkQBBIVChFQUklPUklUWV9QUkVHTkFOVBAFEhQKEFBSSU9SSVRZX05VUlNJTkcQBhIYChRQUklPUklUWV9TTUFMTF9DSElMRBAHEhIKDlBSSU9SSVRZX09CRVNFEAgSHQoZUFJJT1JJVFlfUkVEVUNFRF9NT0JJTElUWRAJEhgKFFBSSU9SSVRZX0JMT09EX0RPTk9SEAoq1wEKDFRpY2tldFN0YXR1cxIdChlUSUNLRVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVVElDS0VUX1NUQVRVU19XQUlUSU5HEAESGAoUVElDS0VUX1NUQVRVU19DQUxMRUQQAhIfChtUSUNLRVRfU1RBVFVTX0lOX0FUVEVOREFOQ0UQAxIaChZUSUNLRVRfU1RBVFVTX0ZJTklTSEVEEAQSGQoVVElDS0VUX1NUQVRVU19OT19TSE9XEAUSGwoXVElDS0VUX1NUQVRVU19DQU5DRUxMRUQQBirIAQoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQU1RFUF9LSU5EX0lTU1VFRBABEhQKEFNURVBfS0lORF9DQUxMRUQQAhIWChJTVEVQX0tJTkRfUkVDQUxMRUQQAxIVChFTVEVQX0tJTkRfU1RBUlRFRBAEEhYKElNURVBfS0lORF9GSU5JU0hFRBAFEhUKEVNURVBfS0lORF9OT19TSE9XEAYSFwoTU1RFUF9LSU5EX0NBTkNFTExFRBAHMtUXCgxRdWV1ZVNlcnZpY2UShAEKCkNyZWF0ZVVuaXQSIS5tYWxoYS5xdWV1ZS52MS5DcmVhdGVVbml0UmVxdWVzdBoiLm1hbGhhLnF1ZXVlLnYxLkNyZWF0ZVVuaXRSZXNwb25zZSIvyvMYDgoMcXVldWUubWFuYWdlgtPkkwIXOgR1bml0Ig8vdjEvcXVldWUvdW5pdHMSfQoHR2V0VW5pdBIeLm1hbGhhLnF1ZXVlLnYxLkdldFVuaXRSZXF1ZXN0Gh8ubWFsaGEucXVldWUudjEuR2V0VW5pdFJlc3BvbnNlIjHK8xgMCgpxdWV1ZS5yZWFkgtPkkwIbEhkvdjEvcXVldWUvdW5pdHMve3VuaXRfaWR9EnkKCUxpc3RVbml0cxIgLm1hbGhhLnF1ZXVlLnYxLkxpc3RVbml0c1JlcXVlc3QaIS5tYWxoYS5xdWV1ZS52MS5MaXN0VW5pdHNSZXNwb25zZSInyvMYDAoKcXVldWUucmVhZILT5JMCERIPL3YxL3F1ZXVlL3VuaXRzEo4BCgpVcGRhdGVVbml0EiEubWFsaGEucXVldWUudjEuVXBkYXRlVW5pdFJlcXVlc3QaIi5tYWxoYS5xdWV1ZS52MS5VcGRhdGVVbml0UmVzcG9uc2UiOcrzGA4KDHF1ZXVlLm1hbmFnZYLT5JMCIToEdW5pdDIZL3YxL3F1ZXVlL3VuaXRzL3t1bml0LmlkfRKrAQoNQ3JlYXRlU2VydmljZRIkLm1hbGhhLnF1ZXVlLnYxLkNyZWF0ZVNlcnZpY2VSZXF1ZXN0GiUubWFsaGEucXVldWUudjEuQ3JlYXRlU2VydmljZVJlc3BvbnNlIk3K8xgOCgxxdWV1ZS5tYW5hZ2WC0+STAjU6B3NlcnZpY2UiKi92MS9xdWV1ZS91bml0cy97c2VydmljZS51bml0X2lkfS9zZXJ2aWNlcxKVAQoMTGlzdFNlcnZpY2VzEiMubWFsaGEucXVldWUudjEuTGlzdFNlcnZpY2VzUmVxdWVzdBokLm1hbGhhLnF1ZXVlLnYxLkxpc3RTZXJ2aWNlc1Jlc3BvbnNlIjrK8xgMCgpxdWV1ZS5yZWFkgtPkkwIkEiIvdjEvcXVldWUvdW5pdHMve3VuaXRfaWR9L3NlcnZpY2VzEqABCg1VcGRhdGVTZXJ2aWNlEiQubWFsaGEucXVldWUudjEuVXBkYXRlU2VydmljZVJlcXVlc3QaJS5tYWxoYS5xdWV1ZS52MS5VcGRhdGVTZXJ2aWNlUmVzcG9uc2UiQsrzGA4KDHF1ZXVlLm1hbmFnZYLT5JMCKjoHc2VydmljZTIfL3YxL3F1ZXVlL3NlcnZpY2VzL3tzZXJ2aWNlLmlkfRKZAQoKQ3JlYXRlRGVzaxIhLm1hbGhhLnF1ZXVlLnYxLkNyZWF0ZURlc2tSZXF1ZXN0GiIubWFsaGEucXVldWUudjEuQ3JlYXRlRGVza1Jlc3BvbnNlIkTK8xgOCgxxdWV1ZS5tYW5hZ2WC0+STAiw6BGRlc2siJC92MS9xdWV1ZS91bml0cy97ZGVzay51bml0X2lkfS9kZXNrcxKJAQoJTGlzdERlc2tzEiAubWFsaGEucXVldWUudjEuTGlzdERlc2tzUmVxdWVzdBohLm1hbGhhLnF1ZXVlLnYxLkxpc3REZXNrc1Jlc3BvbnNlIjfK8xgMCgpxdWV1ZS5yZWFkgtPkkwIhEh8vdjEvcXVldWUvdW5pdHMve3VuaXRfaWR9L2Rlc2tzEo4BCgpVcGRhdGVEZXNrEiEubWFsaGEucXVldWUudjEuVXBkYXRlRGVza1JlcXVlc3QaIi5tYWxoYS5xdWV1ZS52MS5VcGRhdGVEZXNrUmVzcG9uc2UiOcrzGA4KDHF1ZXVlLm1hbmFnZYLT5JMCIToEZGVzazIZL3YxL3F1ZXVlL2Rlc2tzL3tkZXNrLmlkfRKVAQoLSXNzdWVUaWNrZXQSIi5tYWxoYS5xdWV1ZS52MS5Jc3N1ZVRpY2tldFJlcXVlc3QaIy5tYWxoYS5xdWV1ZS52MS5Jc3N1ZVRpY2tldFJlc3BvbnNlIj3K8xgNCgtxdWV1ZS5pc3N1ZYLT5JMCJjoBKiIhL3YxL3F1ZXVlL3VuaXRzL3t1bml0X2lkfS90aWNrZXRzEocBCglHZXRUaWNrZXQSIC5tYWxoYS5xdWV1ZS52MS5HZXRUaWNrZXRSZXF1ZXN0GiEubWFsaGEucXVldWUudjEuR2V0VGlja2V0UmVzcG9uc2UiNcrzGAwKCnF1ZXVlLnJlYWSC0+STAh8SHS92MS9xdWV1ZS90aWNrZXRzL3t0aWNrZXRfaWR9EowBCghDYWxsTmV4dBIfLm1hbGhhLnF1ZXVlLnYxLkNhbGxOZXh0UmVxdWVzdBogLm1hbGhhLnF1ZXVlLnYxLkNhbGxOZXh0UmVzcG9uc2UiPcrzGAwKCnF1ZXVlLmNhbGyC0+STAic6ASoiIi92MS9xdWV1ZS9kZXNrcy97ZGVza19pZH06Y2FsbE5leHQSmgEKDFJlY2FsbFRpY2tldBIjLm1hbGhhLnF1ZXVlLnYxLlJlY2FsbFRpY2tldFJlcXVlc3QaJC5tYWxoYS5xdWV1ZS52MS5SZWNhbGxUaWNrZXRSZXNwb25zZSI/yvMYDAoKcXVldWUuY2FsbILT5JMCKToBKiIkL3YxL3F1ZXVlL3RpY2tldHMve3RpY2tldF9pZH06cmVjYWxsEqIBCg9TdGFydEF0dGVuZGFuY2USJi5tYWxoYS5xdWV1ZS52MS5TdGFydEF0dGVuZGFuY2VSZXF1ZXN0GicubWFsaGEucXVldWUudjEuU3RhcnRBdHRlbmRhbmNlUmVzcG9uc2UiPsrzGAwKCnF1ZXVlLmNhbGyC0+STAig6ASoiIy92MS9xdWV1ZS90aWNrZXRzL3t0aWNrZXRfaWR9OnN0YXJ0EqYBChBGaW5pc2hBdHRlbmRhbmNlEicubWFsaGEucXVldWUudjEuRmluaXNoQXR0ZW5kYW5jZVJlcXVlc3QaKC5tYWxoYS5xdWV1ZS52MS5GaW5pc2hBdHRlbmRhbmNlUmVzcG9uc2UiP8rzGAwKCnF1ZXVlLmNhbGyC0+STAik6ASoiJC92MS9xdWV1ZS90aWNrZXRzL3t0aWNrZXRfaWR9OmZpbmlzaBKYAQoKTWFya05vU2hvdxIhLm1hbGhhLnF1ZXVlLnYxLk1hcmtOb1Nob3dSZXF1ZXN0GiIubWFsaGEucXVldWUudjEuTWFya05vU2hvd1Jlc3BvbnNlIkPK8xgMCgpxdWV1ZS5jYWxsgtPkkwItOgEqIigvdjEvcXVldWUvdGlja2V0cy97dGlja2V0X2lkfTptYXJrTm9TaG93EpoBCgxDYW5jZWxUaWNrZXQSIy5tYWxoYS5xdWV1ZS52MS5DYW5jZWxUaWNrZXRSZXF1ZXN0GiQubWFsaGEucXVldWUudjEuQ2FuY2VsVGlja2V0UmVzcG9uc2UiP8rzGAwKCnF1ZXVlLmNhbGyC0+STAik6ASoiJC92MS9xdWV1ZS90aWNrZXRzL3t0aWNrZXRfaWR9OmNhbmNlbBKkAQoQR2V0VGlja2V0Sm91cm5leRInLm1hbGhhLnF1ZXVlLnYxLkdldFRpY2tldEpvdXJuZXlSZXF1ZXN0GigubWFsaGEucXVldWUudjEuR2V0VGlja2V0Sm91cm5leVJlc3BvbnNlIj3K8xgMCgpxdWV1ZS5yZWFkgtPkkwInEiUvdjEvcXVldWUvdGlja2V0cy97dGlja2V0X2lkfS9qb3VybmV5EpUBCg1HZXRRdWV1ZVN0YXRzEiQubWFsaGEucXVldWUudjEuR2V0UXVldWVTdGF0c1JlcXVlc3QaJS5tYWxoYS5xdWV1ZS52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiN8rzGAwKCnF1ZXVlLnJlYWSC0+STAiESHy92MS9xdWV1ZS91bml0cy97dW5pdF9pZH0vc3RhdHNCoAEKEmNvbS5tYWxoYS5xdWV1ZS52MUIKUXVldWVQcm90b1ABWiRtYWxoYS9zZGsvZ2VuL21hbGhhL3F1ZXVlL3YxO3F1ZXVldjGiAgNNUViqAg5NYWxoYS5RdWV1ZS5WMcoCDk1hbGhhXFF1ZXVlXFYx4gIaTWFsaGFcUXVldWVcVjFcR1BCTWV0YWRhdGHqAhBNYWxoYTo6UXVldWU6OlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_malha_auth_v1_options]);
+  fileDesc("ChptYWxoYS9xdWV1ZS92MS9xdWV1ZS5wcm90bxIObWFsaGEucXVldWUudjEitgEKBFVuaXQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCgl0aW1lX3pvbmUYAyABKAkSHwoXbWF4X3ByZWZlcmVudGlhbF9zdHJlYWsYBCABKAUSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKmAQoHU2VydmljZRIKCgJpZBgBIAEoCRIPCgd1bml0X2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDgoGbGV0dGVyGAQgASgJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqAEKBERlc2sSCgoCaWQYASABKAkSDwoHdW5pdF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEhMKC3NlcnZpY2VfaWRzGAQgAygJEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSwoRQ3JlYXRlVW5pdFJlcXVlc3QSIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQSEgoKcmVxdWVzdF9pZBgCIAEoCSI4ChJDcmVhdGVVbml0UmVzcG9uc2USIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQiIQoOR2V0VW5pdFJlcXVlc3QSDwoHdW5pdF9pZBgBIAEoCSI1Cg9HZXRVbml0UmVzcG9uc2USIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQiOQoQTGlzdFVuaXRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJRChFMaXN0VW5pdHNSZXNwb25zZRIjCgV1bml0cxgBIAMoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImgKEVVwZGF0ZVVuaXRSZXF1ZXN0EiIKBHVuaXQYASABKAsyFC5tYWxoYS5xdWV1ZS52MS5Vbml0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI4ChJVcGRhdGVVbml0UmVzcG9uc2USIgoEdW5pdBgBIAEoCzIULm1hbGhhLnF1ZXVlLnYxLlVuaXQiVAoUQ3JlYXRlU2VydmljZVJlcXVlc3QSKAoHc2VydmljZRgBIAEoCzIXLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2USEgoKcmVxdWVzdF9pZBgCIAEoCSJBChVDcmVhdGVTZXJ2aWNlUmVzcG9uc2USKAoHc2VydmljZRgBIAEoCzIXLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2UiTQoTTGlzdFNlcnZpY2VzUmVxdWVzdBIPCgd1bml0X2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIloKFExpc3RTZXJ2aWNlc1Jlc3BvbnNlEikKCHNlcnZpY2VzGAEgAygLMhcubWFsaGEucXVldWUudjEuU2VydmljZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkicQoUVXBkYXRlU2VydmljZVJlcXVlc3QSKAoHc2VydmljZRgBIAEoCzIXLm1hbGhhLnF1ZXVlLnYxLlNlcnZpY2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkEKFVVwZGF0ZVNlcnZpY2VSZXNwb25zZRIoCgdzZXJ2aWNlGAEgASgLMhcubWFsaGEucXVldWUudjEuU2VydmljZSJLChFDcmVhdGVEZXNrUmVxdWVzdBIiCgRkZXNrGAEgASgLMhQubWFsaGEucXVldWUudjEuRGVzaxISCgpyZXF1ZXN0X2lkGAIgASgJIjgKEkNyZWF0ZURlc2tSZXNwb25zZRIiCgRkZXNrGAEgASgLMhQubWFsaGEucXVldWUudjEuRGVzayJKChBMaXN0RGVza3NSZXF1ZXN0Eg8KB3VuaXRfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUQoRTGlzdERlc2tzUmVzcG9uc2USIwoFZGVza3MYASADKAsyFC5tYWxoYS5xdWV1ZS52MS5EZXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJoChFVcGRhdGVEZXNrUmVxdWVzdBIiCgRkZXNrGAEgASgLMhQubWFsaGEucXVldWUudjEuRGVzaxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOAoSVXBkYXRlRGVza1Jlc3BvbnNlEiIKBGRlc2sYASABKAsyFC5tYWxoYS5xdWV1ZS52MS5EZXNrIr8DCgZUaWNrZXQSCgoCaWQYASABKAkSDwoHdW5pdF9pZBgCIAEoCRISCgpzZXJ2aWNlX2lkGAMgASgJEgwKBGNvZGUYBCABKAkSKgoIcHJpb3JpdHkYBSABKA4yGC5tYWxoYS5xdWV1ZS52MS5Qcmlvcml0eRIsCgZzdGF0dXMYBiABKA4yHC5tYWxoYS5xdWV1ZS52MS5UaWNrZXRTdGF0dXMSDwoHZGVza19pZBgHIAEoCRISCgpsb2NhbF9kYXRlGAggASgJEi4KCmlzc3VlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCWNhbGxfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKEHBhcmVudF90aWNrZXRfaWQYDSABKAkSCwoDY3BmGA4gASgJEhAKCHRvX2Zyb250GA8gASgIIoYBChJJc3N1ZVRpY2tldFJlcXVlc3QSDwoHdW5pdF9pZBgBIAEoCRISCgpzZXJ2aWNlX2lkGAIgASgJEioKCHByaW9yaXR5GAMgASgOMhgubWFsaGEucXVldWUudjEuUHJpb3JpdHkSEgoKcmVxdWVzdF9pZBgEIAEoCRILCgNjcGYYBSABKAkiUwoTSXNzdWVUaWNrZXRSZXNwb25zZRImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQSFAoMcGVvcGxlX2FoZWFkGAIgASgFIiUKEEdldFRpY2tldFJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJIjsKEUdldFRpY2tldFJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCIiCg9DYWxsTmV4dFJlcXVlc3QSDwoHZGVza19pZBgBIAEoCSI6ChBDYWxsTmV4dFJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCIoChNSZWNhbGxUaWNrZXRSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI+ChRSZWNhbGxUaWNrZXRSZXNwb25zZRImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQiKwoWU3RhcnRBdHRlbmRhbmNlUmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkiQQoXU3RhcnRBdHRlbmRhbmNlUmVzcG9uc2USJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0IiwKF0ZpbmlzaEF0dGVuZGFuY2VSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSJCChhGaW5pc2hBdHRlbmRhbmNlUmVzcG9uc2USJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0IiYKEU1hcmtOb1Nob3dSZXF1ZXN0EhEKCXRpY2tldF9pZBgBIAEoCSI8ChJNYXJrTm9TaG93UmVzcG9uc2USJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0IigKE0NhbmNlbFRpY2tldFJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJIj4KFENhbmNlbFRpY2tldFJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCJkChJSb3V0ZVRpY2tldFJlcXVlc3QSEQoJdGlja2V0X2lkGAEgASgJEhUKDXRvX3NlcnZpY2VfaWQYAiABKAkSEAoIdG9fZnJvbnQYAyABKAgSEgoKcmVxdWVzdF9pZBgEIAEoCSI9ChNSb3V0ZVRpY2tldFJlc3BvbnNlEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCKlAQoLSm91cm5leVN0ZXASJgoEa2luZBgBIAEoDjIYLm1hbGhhLnF1ZXVlLnYxLlN0ZXBLaW5kEg8KB2Rlc2tfaWQYAiABKAkSEQoJZGVza19uYW1lGAMgASgJEg0KBXN0YWZmGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXRpY2tldF9pZBgGIAEoCSIsChdHZXRUaWNrZXRKb3VybmV5UmVxdWVzdBIRCgl0aWNrZXRfaWQYASABKAkilQEKGEdldFRpY2tldEpvdXJuZXlSZXNwb25zZRImCgZ0aWNrZXQYASABKAsyFi5tYWxoYS5xdWV1ZS52MS5UaWNrZXQSKgoFc3RlcHMYAiADKAsyGy5tYWxoYS5xdWV1ZS52MS5Kb3VybmV5U3RlcBIlCgVyb3V0ZRgDIAMoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCInChRHZXRRdWV1ZVN0YXRzUmVxdWVzdBIPCgd1bml0X2lkGAEgASgJIpUBCgxTZXJ2aWNlU3RhdHMSEgoKc2VydmljZV9pZBgBIAEoCRIOCgZsZXR0ZXIYAiABKAkSDwoHd2FpdGluZxgDIAEoBRIOCgZjYWxsZWQYBCABKAUSHAoUYXZlcmFnZV93YWl0X3NlY29uZHMYBSABKAESIgoaYXZlcmFnZV9hdHRlbmRhbmNlX3NlY29uZHMYBiABKAEiWwoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEhIKCmxvY2FsX2RhdGUYASABKAkSLgoIc2VydmljZXMYAiADKAsyHC5tYWxoYS5xdWV1ZS52MS5TZXJ2aWNlU3RhdHMiNgoMVGlja2V0SXNzdWVkEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCJZCgxUaWNrZXRDYWxsZWQSJgoGdGlja2V0GAEgASgLMhYubWFsaGEucXVldWUudjEuVGlja2V0EhEKCWRlc2tfbmFtZRgCIAEoCRIOCgZyZWNhbGwYAyABKAgiPAoSQXR0ZW5kYW5jZUZpbmlzaGVkEiYKBnRpY2tldBgBIAEoCzIWLm1hbGhhLnF1ZXVlLnYxLlRpY2tldCLEAQoJUGFuZWxDYWxsEhEKCXRpY2tldF9pZBgBIAEoCRIMCgRjb2RlGAIgASgJEg8KB2Rlc2tfaWQYAyABKAkSEQoJZGVza19uYW1lGAQgASgJEhIKCnNlcnZpY2VfaWQYBSABKAkSFAoMc2VydmljZV9uYW1lGAYgASgJEg4KBnJlY2FsbBgHIAEoCBIoCgR0aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZjdXJzb3IYCSABKAkiRAoRV2F0Y2hQYW5lbFJlcXVlc3QSDwoHdW5pdF9pZBgBIAEoCRIOCgZjdXJzb3IYAiABKAkSDgoGcmVjZW50GAMgASgFIrEBChJXYXRjaFBhbmVsUmVzcG9uc2USMQoIc25hcHNob3QYASABKAsyHS5tYWxoYS5xdWV1ZS52MS5QYW5lbFNuYXBzaG90SAASKQoEY2FsbBgCIAEoCzIZLm1hbGhhLnF1ZXVlLnYxLlBhbmVsQ2FsbEgAEjMKCWhlYXJ0YmVhdBgDIAEoCzIeLm1hbGhhLnF1ZXVlLnYxLlBhbmVsSGVhcnRiZWF0SABCCAoGdXBkYXRlIl0KDVBhbmVsU25hcHNob3QSKQoGcmVjZW50GAEgAygLMhkubWFsaGEucXVldWUudjEuUGFuZWxDYWxsEg4KBmN1cnNvchgCIAEoCRIRCgl1bml0X25hbWUYAyABKAkiSgoOUGFuZWxIZWFydGJlYXQSDgoGY3Vyc29yGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKpwCCghQcmlvcml0eRIYChRQUklPUklUWV9VTlNQRUNJRklFRBAAEhMKD1BSSU9SSVRZX05PUk1BTBABEhkKFVBSSU9SSVRZX0FHRURfODBfUExVUxACEhkKFVBSSU9SSVRZX0FHRURfNjBfUExVUxADEhcKE1BSSU9SSVRZX0RJU0FCSUxJVFkQBBIVChFQUklPUklUWV9QUkVHTkFOVBAFEhQKEFBSSU9SSVRZX05VUlNJTkcQBhIYChRQUklPUklUWV9TTUFMTF9DSElMRBAHEhIKDlBSSU9SSVRZX09CRVNFEAgSHQoZUFJJT1JJVFlfUkVEVUNFRF9NT0JJTElUWRAJEhgKFFBSSU9SSVRZX0JMT09EX0RPTk9SEAoq1wEKDFRpY2tldFN0YXR1cxIdChlUSUNLRVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVVElDS0VUX1NUQVRVU19XQUlUSU5HEAESGAoUVElDS0VUX1NUQVRVU19DQUxMRUQQAhIfChtUSUNLRVRfU1RBVFVTX0lOX0FUVEVOREFOQ0UQAxIaChZUSUNLRVRfU1RBVFVTX0ZJTklTSEVEEAQSGQoVVElDS0VUX1NUQVRVU19OT19TSE9XEAUSGwoXVElDS0VUX1NUQVRVU19DQU5DRUxMRUQQBireAQoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQU1RFUF9LSU5EX0lTU1VFRBABEhQKEFNURVBfS0lORF9DQUxMRUQQAhIWChJTVEVQX0tJTkRfUkVDQUxMRUQQAxIVChFTVEVQX0tJTkRfU1RBUlRFRBAEEhYKElNURVBfS0lORF9GSU5JU0hFRBAFEhUKEVNURVBfS0lORF9OT19TSE9XEAYSFwoTU1RFUF9LSU5EX0NBTkNFTExFRBAHEhQKEFNURVBfS0lORF9ST1VURUQQCDL7GQoMUXVldWVTZXJ2aWNlEoQBCgpDcmVhdGVVbml0EiEubWFsaGEucXVldWUudjEuQ3JlYXRlVW5pdFJlcXVlc3QaIi5tYWxoYS5xdWV1ZS52MS5DcmVhdGVVbml0UmVzcG9uc2UiL8rzGA4KDHF1ZXVlLm1hbmFnZYLT5JMCFzoEdW5pdCIPL3YxL3F1ZXVlL3VuaXRzEn0KB0dldFVuaXQSHi5tYWxoYS5xdWV1ZS52MS5HZXRVbml0UmVxdWVzdBofLm1hbGhhLnF1ZXVlLnYxLkdldFVuaXRSZXNwb25zZSIxyvMYDAoKcXVldWUucmVhZILT5JMCGxIZL3YxL3F1ZXVlL3VuaXRzL3t1bml0X2lkfRJ5CglMaXN0VW5pdHMSIC5tYWxoYS5xdWV1ZS52MS5MaXN0VW5pdHNSZXF1ZXN0GiEubWFsaGEucXVldWUudjEuTGlzdFVuaXRzUmVzcG9uc2UiJ8rzGAwKCnF1ZXVlLnJlYWSC0+STAhESDy92MS9xdWV1ZS91bml0cxKOAQoKVXBkYXRlVW5pdBIhLm1hbGhhLnF1ZXVlLnYxLlVwZGF0ZVVuaXRSZXF1ZXN0GiIubWFsaGEucXVldWUudjEuVXBkYXRlVW5pdFJlc3BvbnNlIjnK8xgOCgxxdWV1ZS5tYW5hZ2WC0+STAiE6BHVuaXQyGS92MS9xdWV1ZS91bml0cy97dW5pdC5pZH0SqwEKDUNyZWF0ZVNlcnZpY2USJC5tYWxoYS5xdWV1ZS52MS5DcmVhdGVTZXJ2aWNlUmVxdWVzdBolLm1hbGhhLnF1ZXVlLnYxLkNyZWF0ZVNlcnZpY2VSZXNwb25zZSJNyvMYDgoMcXVldWUubWFuYWdlgtPkkwI1OgdzZXJ2aWNlIiovdjEvcXVldWUvdW5pdHMve3NlcnZpY2UudW5pdF9pZH0vc2VydmljZXMSlQEKDExpc3RTZXJ2aWNlcxIjLm1hbGhhLnF1ZXVlLnYxLkxpc3RTZXJ2aWNlc1JlcXVlc3QaJC5tYWxoYS5xdWV1ZS52MS5MaXN0U2VydmljZXNSZXNwb25zZSI6yvMYDAoKcXVldWUucmVhZILT5JMCJBIiL3YxL3F1ZXVlL3VuaXRzL3t1bml0X2lkfS9zZXJ2aWNlcxKgAQoNVXBkYXRlU2VydmljZRIkLm1hbGhhLnF1ZXVlLnYxLlVwZGF0ZVNlcnZpY2VSZXF1ZXN0GiUubWFsaGEucXVldWUudjEuVXBkYXRlU2VydmljZVJlc3BvbnNlIkLK8xgOCgxxdWV1ZS5tYW5hZ2WC0+STAio6B3NlcnZpY2UyHy92MS9xdWV1ZS9zZXJ2aWNlcy97c2VydmljZS5pZH0SmQEKCkNyZWF0ZURlc2sSIS5tYWxoYS5xdWV1ZS52MS5DcmVhdGVEZXNrUmVxdWVzdBoiLm1hbGhhLnF1ZXVlLnYxLkNyZWF0ZURlc2tSZXNwb25zZSJEyvMYDgoMcXVldWUubWFuYWdlgtPkkwIsOgRkZXNrIiQvdjEvcXVldWUvdW5pdHMve2Rlc2sudW5pdF9pZH0vZGVza3MSiQEKCUxpc3REZXNrcxIgLm1hbGhhLnF1ZXVlLnYxLkxpc3REZXNrc1JlcXVlc3QaIS5tYWxoYS5xdWV1ZS52MS5MaXN0RGVza3NSZXNwb25zZSI3yvMYDAoKcXVldWUucmVhZILT5JMCIRIfL3YxL3F1ZXVlL3VuaXRzL3t1bml0X2lkfS9kZXNrcxKOAQoKVXBkYXRlRGVzaxIhLm1hbGhhLnF1ZXVlLnYxLlVwZGF0ZURlc2tSZXF1ZXN0GiIubWFsaGEucXVldWUudjEuVXBkYXRlRGVza1Jlc3BvbnNlIjnK8xgOCgxxdWV1ZS5tYW5hZ2WC0+STAiE6BGRlc2syGS92MS9xdWV1ZS9kZXNrcy97ZGVzay5pZH0SlQEKC0lzc3VlVGlja2V0EiIubWFsaGEucXVldWUudjEuSXNzdWVUaWNrZXRSZXF1ZXN0GiMubWFsaGEucXVldWUudjEuSXNzdWVUaWNrZXRSZXNwb25zZSI9yvMYDQoLcXVldWUuaXNzdWWC0+STAiY6ASoiIS92MS9xdWV1ZS91bml0cy97dW5pdF9pZH0vdGlja2V0cxKHAQoJR2V0VGlja2V0EiAubWFsaGEucXVldWUudjEuR2V0VGlja2V0UmVxdWVzdBohLm1hbGhhLnF1ZXVlLnYxLkdldFRpY2tldFJlc3BvbnNlIjXK8xgMCgpxdWV1ZS5yZWFkgtPkkwIfEh0vdjEvcXVldWUvdGlja2V0cy97dGlja2V0X2lkfRKMAQoIQ2FsbE5leHQSHy5tYWxoYS5xdWV1ZS52MS5DYWxsTmV4dFJlcXVlc3QaIC5tYWxoYS5xdWV1ZS52MS5DYWxsTmV4dFJlc3BvbnNlIj3K8xgMCgpxdWV1ZS5jYWxsgtPkkwInOgEqIiIvdjEvcXVldWUvZGVza3Mve2Rlc2tfaWR9OmNhbGxOZXh0EpoBCgxSZWNhbGxUaWNrZXQSIy5tYWxoYS5xdWV1ZS52MS5SZWNhbGxUaWNrZXRSZXF1ZXN0GiQubWFsaGEucXVldWUudjEuUmVjYWxsVGlja2V0UmVzcG9uc2UiP8rzGAwKCnF1ZXVlLmNhbGyC0+STAik6ASoiJC92MS9xdWV1ZS90aWNrZXRzL3t0aWNrZXRfaWR9OnJlY2FsbBKiAQoPU3RhcnRBdHRlbmRhbmNlEiYubWFsaGEucXVldWUudjEuU3RhcnRBdHRlbmRhbmNlUmVxdWVzdBonLm1hbGhhLnF1ZXVlLnYxLlN0YXJ0QXR0ZW5kYW5jZVJlc3BvbnNlIj7K8xgMCgpxdWV1ZS5jYWxsgtPkkwIoOgEqIiMvdjEvcXVldWUvdGlja2V0cy97dGlja2V0X2lkfTpzdGFydBKmAQoQRmluaXNoQXR0ZW5kYW5jZRInLm1hbGhhLnF1ZXVlLnYxLkZpbmlzaEF0dGVuZGFuY2VSZXF1ZXN0GigubWFsaGEucXVldWUudjEuRmluaXNoQXR0ZW5kYW5jZVJlc3BvbnNlIj/K8xgMCgpxdWV1ZS5jYWxsgtPkkwIpOgEqIiQvdjEvcXVldWUvdGlja2V0cy97dGlja2V0X2lkfTpmaW5pc2gSmAEKCk1hcmtOb1Nob3cSIS5tYWxoYS5xdWV1ZS52MS5NYXJrTm9TaG93UmVxdWVzdBoiLm1hbGhhLnF1ZXVlLnYxLk1hcmtOb1Nob3dSZXNwb25zZSJDyvMYDAoKcXVldWUuY2FsbILT5JMCLToBKiIoL3YxL3F1ZXVlL3RpY2tldHMve3RpY2tldF9pZH06bWFya05vU2hvdxKaAQoMQ2FuY2VsVGlja2V0EiMubWFsaGEucXVldWUudjEuQ2FuY2VsVGlja2V0UmVxdWVzdBokLm1hbGhhLnF1ZXVlLnYxLkNhbmNlbFRpY2tldFJlc3BvbnNlIj/K8xgMCgpxdWV1ZS5jYWxsgtPkkwIpOgEqIiQvdjEvcXVldWUvdGlja2V0cy97dGlja2V0X2lkfTpjYW5jZWwSlgEKC1JvdXRlVGlja2V0EiIubWFsaGEucXVldWUudjEuUm91dGVUaWNrZXRSZXF1ZXN0GiMubWFsaGEucXVldWUudjEuUm91dGVUaWNrZXRSZXNwb25zZSI+yvMYDAoKcXVldWUuY2FsbILT5JMCKDoBKiIjL3YxL3F1ZXVlL3RpY2tldHMve3RpY2tldF9pZH06cm91dGUSpAEKEEdldFRpY2tldEpvdXJuZXkSJy5tYWxoYS5xdWV1ZS52MS5HZXRUaWNrZXRKb3VybmV5UmVxdWVzdBooLm1hbGhhLnF1ZXVlLnYxLkdldFRpY2tldEpvdXJuZXlSZXNwb25zZSI9yvMYDAoKcXVldWUucmVhZILT5JMCJxIlL3YxL3F1ZXVlL3RpY2tldHMve3RpY2tldF9pZH0vam91cm5leRKVAQoNR2V0UXVldWVTdGF0cxIkLm1hbGhhLnF1ZXVlLnYxLkdldFF1ZXVlU3RhdHNSZXF1ZXN0GiUubWFsaGEucXVldWUudjEuR2V0UXVldWVTdGF0c1Jlc3BvbnNlIjfK8xgMCgpxdWV1ZS5yZWFkgtPkkwIhEh8vdjEvcXVldWUvdW5pdHMve3VuaXRfaWR9L3N0YXRzEooBCgpXYXRjaFBhbmVsEiEubWFsaGEucXVldWUudjEuV2F0Y2hQYW5lbFJlcXVlc3QaIi5tYWxoYS5xdWV1ZS52MS5XYXRjaFBhbmVsUmVzcG9uc2UiM8rzGAIQAYLT5JMCJxIlL3YxL3F1ZXVlL3VuaXRzL3t1bml0X2lkfS9wYW5lbDp3YXRjaDABQqABChJjb20ubWFsaGEucXVldWUudjFCClF1ZXVlUHJvdG9QAVokbWFsaGEvc2RrL2dlbi9tYWxoYS9xdWV1ZS92MTtxdWV1ZXYxogIDTVFYqgIOTWFsaGEuUXVldWUuVjHKAg5NYWxoYVxRdWV1ZVxWMeICGk1hbGhhXFF1ZXVlXFYxXEdQQk1ldGFkYXRh6gIQTWFsaGE6OlF1ZXVlOjpWMWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_malha_auth_v1_options]);
 
 /**
  * A clinic: where tickets are issued, called and attended.
@@ -701,6 +701,30 @@ export type Ticket = Message<"malha.queue.v1.Ticket"> & {
    * @generated from field: google.protobuf.Timestamp finish_time = 12;
    */
   finishTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The ticket this one was routed on from; empty for a
+   * ticket issued at a totem.
+   *
+   * @generated from field: string parent_ticket_id = 13;
+   */
+  parentTicketId: string;
+
+  /**
+   * The patient's CPF, when given at issue: eleven digits to admin and
+   * clinic staff (`queue.patient.read`), `***.456.789-**` to everyone else
+   * (totems, services) and in events.
+   *
+   * @generated from field: string cpf = 14;
+   */
+  cpf: string;
+
+  /**
+   * Output only. Routed ahead of its whole class.
+   *
+   * @generated from field: bool to_front = 15;
+   */
+  toFront: boolean;
 };
 
 /**
@@ -737,6 +761,13 @@ export type IssueTicketRequest = Message<"malha.queue.v1.IssueTicketRequest"> & 
    * @generated from field: string request_id = 4;
    */
   requestId: string;
+
+  /**
+   * Optional: the patient's CPF (punctuation allowed; check digits checked).
+   *
+   * @generated from field: string cpf = 5;
+   */
+  cpf: string;
 };
 
 /**
@@ -1013,6 +1044,66 @@ export const CancelTicketResponseSchema: GenMessage<CancelTicketResponse> = /*@_
   messageDesc(file_malha_queue_v1_queue, 39);
 
 /**
+ * @generated from message malha.queue.v1.RouteTicketRequest
+ */
+export type RouteTicketRequest = Message<"malha.queue.v1.RouteTicketRequest"> & {
+  /**
+   * The ticket whose attendance finished.
+   *
+   * @generated from field: string ticket_id = 1;
+   */
+  ticketId: string;
+
+  /**
+   * A service of the same unit.
+   *
+   * @generated from field: string to_service_id = 2;
+   */
+  toServiceId: string;
+
+  /**
+   * Ahead of every waiting ticket of its class (preferential or normal),
+   * instead of by original arrival.
+   *
+   * @generated from field: bool to_front = 3;
+   */
+  toFront: boolean;
+
+  /**
+   * Retrying with the same id returns the ticket made the first time.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message malha.queue.v1.RouteTicketRequest.
+ * Use `create(RouteTicketRequestSchema)` to create a new message.
+ */
+export const RouteTicketRequestSchema: GenMessage<RouteTicketRequest> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 40);
+
+/**
+ * @generated from message malha.queue.v1.RouteTicketResponse
+ */
+export type RouteTicketResponse = Message<"malha.queue.v1.RouteTicketResponse"> & {
+  /**
+   * The new ticket, waiting in the other service.
+   *
+   * @generated from field: malha.queue.v1.Ticket ticket = 1;
+   */
+  ticket?: Ticket | undefined;
+};
+
+/**
+ * Describes the message malha.queue.v1.RouteTicketResponse.
+ * Use `create(RouteTicketResponseSchema)` to create a new message.
+ */
+export const RouteTicketResponseSchema: GenMessage<RouteTicketResponse> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 41);
+
+/**
  * @generated from message malha.queue.v1.JourneyStep
  */
 export type JourneyStep = Message<"malha.queue.v1.JourneyStep"> & {
@@ -1046,6 +1137,13 @@ export type JourneyStep = Message<"malha.queue.v1.JourneyStep"> & {
    * @generated from field: google.protobuf.Timestamp time = 5;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * The ticket of the route it happened to.
+   *
+   * @generated from field: string ticket_id = 6;
+   */
+  ticketId: string;
 };
 
 /**
@@ -1053,7 +1151,7 @@ export type JourneyStep = Message<"malha.queue.v1.JourneyStep"> & {
  * Use `create(JourneyStepSchema)` to create a new message.
  */
 export const JourneyStepSchema: GenMessage<JourneyStep> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 40);
+  messageDesc(file_malha_queue_v1_queue, 42);
 
 /**
  * @generated from message malha.queue.v1.GetTicketJourneyRequest
@@ -1070,7 +1168,7 @@ export type GetTicketJourneyRequest = Message<"malha.queue.v1.GetTicketJourneyRe
  * Use `create(GetTicketJourneyRequestSchema)` to create a new message.
  */
 export const GetTicketJourneyRequestSchema: GenMessage<GetTicketJourneyRequest> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 41);
+  messageDesc(file_malha_queue_v1_queue, 43);
 
 /**
  * @generated from message malha.queue.v1.GetTicketJourneyResponse
@@ -1082,11 +1180,19 @@ export type GetTicketJourneyResponse = Message<"malha.queue.v1.GetTicketJourneyR
   ticket?: Ticket | undefined;
 
   /**
-   * In the order they happened.
+   * In the order they happened, over the whole route.
    *
    * @generated from field: repeated malha.queue.v1.JourneyStep steps = 2;
    */
   steps: JourneyStep[];
+
+  /**
+   * Every ticket of the patient's route, the first (issued at a totem)
+   * first; just `ticket` when it was never routed.
+   *
+   * @generated from field: repeated malha.queue.v1.Ticket route = 3;
+   */
+  route: Ticket[];
 };
 
 /**
@@ -1094,7 +1200,7 @@ export type GetTicketJourneyResponse = Message<"malha.queue.v1.GetTicketJourneyR
  * Use `create(GetTicketJourneyResponseSchema)` to create a new message.
  */
 export const GetTicketJourneyResponseSchema: GenMessage<GetTicketJourneyResponse> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 42);
+  messageDesc(file_malha_queue_v1_queue, 44);
 
 /**
  * @generated from message malha.queue.v1.GetQueueStatsRequest
@@ -1111,7 +1217,7 @@ export type GetQueueStatsRequest = Message<"malha.queue.v1.GetQueueStatsRequest"
  * Use `create(GetQueueStatsRequestSchema)` to create a new message.
  */
 export const GetQueueStatsRequestSchema: GenMessage<GetQueueStatsRequest> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 43);
+  messageDesc(file_malha_queue_v1_queue, 45);
 
 /**
  * One service's numbers for today.
@@ -1163,7 +1269,7 @@ export type ServiceStats = Message<"malha.queue.v1.ServiceStats"> & {
  * Use `create(ServiceStatsSchema)` to create a new message.
  */
 export const ServiceStatsSchema: GenMessage<ServiceStats> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 44);
+  messageDesc(file_malha_queue_v1_queue, 46);
 
 /**
  * @generated from message malha.queue.v1.GetQueueStatsResponse
@@ -1189,7 +1295,7 @@ export type GetQueueStatsResponse = Message<"malha.queue.v1.GetQueueStatsRespons
  * Use `create(GetQueueStatsResponseSchema)` to create a new message.
  */
 export const GetQueueStatsResponseSchema: GenMessage<GetQueueStatsResponse> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 45);
+  messageDesc(file_malha_queue_v1_queue, 47);
 
 /**
  * Published on `queue.ticket.issued` when a totem issues a ticket.
@@ -1208,7 +1314,7 @@ export type TicketIssued = Message<"malha.queue.v1.TicketIssued"> & {
  * Use `create(TicketIssuedSchema)` to create a new message.
  */
 export const TicketIssuedSchema: GenMessage<TicketIssued> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 46);
+  messageDesc(file_malha_queue_v1_queue, 48);
 
 /**
  * Published on `queue.ticket.called` on each call and recall.
@@ -1241,7 +1347,7 @@ export type TicketCalled = Message<"malha.queue.v1.TicketCalled"> & {
  * Use `create(TicketCalledSchema)` to create a new message.
  */
 export const TicketCalledSchema: GenMessage<TicketCalled> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 47);
+  messageDesc(file_malha_queue_v1_queue, 49);
 
 /**
  * Published on `queue.attendance.finished` when an attendance ends.
@@ -1260,7 +1366,208 @@ export type AttendanceFinished = Message<"malha.queue.v1.AttendanceFinished"> & 
  * Use `create(AttendanceFinishedSchema)` to create a new message.
  */
 export const AttendanceFinishedSchema: GenMessage<AttendanceFinished> = /*@__PURE__*/
-  messageDesc(file_malha_queue_v1_queue, 48);
+  messageDesc(file_malha_queue_v1_queue, 50);
+
+/**
+ * One call or recall as the panel shows it.
+ *
+ * @generated from message malha.queue.v1.PanelCall
+ */
+export type PanelCall = Message<"malha.queue.v1.PanelCall"> & {
+  /**
+   * @generated from field: string ticket_id = 1;
+   */
+  ticketId: string;
+
+  /**
+   * `A001`.
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string desk_id = 3;
+   */
+  deskId: string;
+
+  /**
+   * Where the patient goes: the desk's name at the time of the call.
+   *
+   * @generated from field: string desk_name = 4;
+   */
+  deskName: string;
+
+  /**
+   * @generated from field: string service_id = 5;
+   */
+  serviceId: string;
+
+  /**
+   * @generated from field: string service_name = 6;
+   */
+  serviceName: string;
+
+  /**
+   * True when the desk called the same ticket again.
+   *
+   * @generated from field: bool recall = 7;
+   */
+  recall: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 8;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * The panel's position after this call: watch again with it to resume.
+   *
+   * @generated from field: string cursor = 9;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message malha.queue.v1.PanelCall.
+ * Use `create(PanelCallSchema)` to create a new message.
+ */
+export const PanelCallSchema: GenMessage<PanelCall> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 51);
+
+/**
+ * @generated from message malha.queue.v1.WatchPanelRequest
+ */
+export type WatchPanelRequest = Message<"malha.queue.v1.WatchPanelRequest"> & {
+  /**
+   * @generated from field: string unit_id = 1;
+   */
+  unitId: string;
+
+  /**
+   * Empty: start with a snapshot. Otherwise the cursor of the last message
+   * received: the calls after it follow, without a snapshot.
+   *
+   * @generated from field: string cursor = 2;
+   */
+  cursor: string;
+
+  /**
+   * How many calls the snapshot holds, the current one included: 1 to 20,
+   * 0 means 6.
+   *
+   * @generated from field: int32 recent = 3;
+   */
+  recent: number;
+};
+
+/**
+ * Describes the message malha.queue.v1.WatchPanelRequest.
+ * Use `create(WatchPanelRequestSchema)` to create a new message.
+ */
+export const WatchPanelRequestSchema: GenMessage<WatchPanelRequest> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 52);
+
+/**
+ * @generated from message malha.queue.v1.WatchPanelResponse
+ */
+export type WatchPanelResponse = Message<"malha.queue.v1.WatchPanelResponse"> & {
+  /**
+   * @generated from oneof malha.queue.v1.WatchPanelResponse.update
+   */
+  update: {
+    /**
+     * The first message of a watch without a cursor.
+     *
+     * @generated from field: malha.queue.v1.PanelSnapshot snapshot = 1;
+     */
+    value: PanelSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * A call or recall made since the last message.
+     *
+     * @generated from field: malha.queue.v1.PanelCall call = 2;
+     */
+    value: PanelCall;
+    case: "call";
+  } | {
+    /**
+     * Nothing happened for a while; the connection is alive.
+     *
+     * @generated from field: malha.queue.v1.PanelHeartbeat heartbeat = 3;
+     */
+    value: PanelHeartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message malha.queue.v1.WatchPanelResponse.
+ * Use `create(WatchPanelResponseSchema)` to create a new message.
+ */
+export const WatchPanelResponseSchema: GenMessage<WatchPanelResponse> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 53);
+
+/**
+ * The panel as it is now.
+ *
+ * @generated from message malha.queue.v1.PanelSnapshot
+ */
+export type PanelSnapshot = Message<"malha.queue.v1.PanelSnapshot"> & {
+  /**
+   * Newest first: `recent[0]` is the current call. Empty before the
+   * unit's first call.
+   *
+   * @generated from field: repeated malha.queue.v1.PanelCall recent = 1;
+   */
+  recent: PanelCall[];
+
+  /**
+   * Where the calls that follow start.
+   *
+   * @generated from field: string cursor = 2;
+   */
+  cursor: string;
+
+  /**
+   * The unit's name, for the panel's title.
+   *
+   * @generated from field: string unit_name = 3;
+   */
+  unitName: string;
+};
+
+/**
+ * Describes the message malha.queue.v1.PanelSnapshot.
+ * Use `create(PanelSnapshotSchema)` to create a new message.
+ */
+export const PanelSnapshotSchema: GenMessage<PanelSnapshot> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 54);
+
+/**
+ * @generated from message malha.queue.v1.PanelHeartbeat
+ */
+export type PanelHeartbeat = Message<"malha.queue.v1.PanelHeartbeat"> & {
+  /**
+   * The cursor of the last call sent (unchanged by a heartbeat).
+   *
+   * @generated from field: string cursor = 1;
+   */
+  cursor: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message malha.queue.v1.PanelHeartbeat.
+ * Use `create(PanelHeartbeatSchema)` to create a new message.
+ */
+export const PanelHeartbeatSchema: GenMessage<PanelHeartbeat> = /*@__PURE__*/
+  messageDesc(file_malha_queue_v1_queue, 55);
 
 /**
  * Who is attended first: normal, or one of the preferential groups of Lei
@@ -1433,6 +1740,13 @@ export enum StepKind {
    * @generated from enum value: STEP_KIND_CANCELLED = 7;
    */
   CANCELLED = 7,
+
+  /**
+   * Sent on to another service (the ticket's route continues in a new one).
+   *
+   * @generated from enum value: STEP_KIND_ROUTED = 8;
+   */
+  ROUTED = 8,
 }
 
 /**
@@ -1666,9 +1980,27 @@ export const QueueService: GenService<{
     output: typeof CancelTicketResponseSchema;
   },
   /**
+   * Sends the patient of a finished attendance on to another service of the
+   * unit (triage, then exams, then the doctor): a new ticket with the same
+   * code, priority and CPF, linked to this one (`parent_ticket_id`), queued
+   * by the patient's original arrival, or ahead of its whole class with
+   * `to_front`. A ticket is routed on once; FAILED_PRECONDITION before its
+   * attendance finished or when it was routed already. Retrying with the
+   * same request_id returns the ticket made the first time.
+   *
+   * @generated from rpc malha.queue.v1.QueueService.RouteTicket
+   */
+  routeTicket: {
+    methodKind: "unary";
+    input: typeof RouteTicketRequestSchema;
+    output: typeof RouteTicketResponseSchema;
+  },
+  /**
    * The ticket and every step of it so far: issued, each call and recall
    * with its desk, the attendance's start and end, or how it ended
-   * otherwise; each with who did it and when.
+   * otherwise; each with who did it and when. For a routed patient, the
+   * whole route: every ticket from the first, and all their steps. For a routed patient, the
+   * whole route: every ticket from the first, and all their steps.
    *
    * @generated from rpc malha.queue.v1.QueueService.GetTicketJourney
    */
@@ -1688,6 +2020,25 @@ export const QueueService: GenService<{
     methodKind: "unary";
     input: typeof GetQueueStatsRequestSchema;
     output: typeof GetQueueStatsResponseSchema;
+  },
+  /**
+   * The unit's TV panel, live: first a snapshot (the current call and the
+   * last calls), then each call and recall as it happens, from whichever
+   * replica made it, and a heartbeat when idle. Every message carries a
+   * cursor; watching again with the last cursor received sends exactly the
+   * calls made since (no snapshot), so a panel that lost its connection
+   * misses and repeats nothing. Over HTTP it is a Server-Sent Events stream;
+   * the cursor may also come as the `Last-Event-ID` header.
+   *
+   * Public: the panel shows codes and desk names to a waiting room, no
+   * patient data, and a TV has no one to sign it in.
+   *
+   * @generated from rpc malha.queue.v1.QueueService.WatchPanel
+   */
+  watchPanel: {
+    methodKind: "server_streaming";
+    input: typeof WatchPanelRequestSchema;
+    output: typeof WatchPanelResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_malha_queue_v1_queue, 0);

@@ -1,5 +1,7 @@
 //! The CPF (Cadastro de Pessoas Físicas): eleven digits, the last two mod-11
 //! check digits (weights 10→2, then 11→2); one repeated digit is invalid.
+//! Shared by every service that takes one (identity's customers, queue's
+//! tickets); [`Cpf::masked`] is what a reader without a need to know sees.
 
 use std::fmt;
 
@@ -48,6 +50,13 @@ impl Cpf {
     pub fn digits(&self) -> &str {
         &self.0
     }
+
+    /// `***.982.247-**`: the middle six digits, as Brazilian public bodies
+    /// print a CPF for readers who must not learn it whole.
+    pub fn masked(&self) -> String {
+        let d = &self.0;
+        format!("***.{}.{}-**", &d[3..6], &d[6..9])
+    }
 }
 
 /// Mod-11 check digit over `digits` with weights `len+1` down to 2.
@@ -94,6 +103,14 @@ mod tests {
         assert_eq!(
             Cpf::parse("52998224725").unwrap().to_string(),
             "529.982.247-25"
+        );
+    }
+
+    #[test]
+    fn the_masked_form_hides_the_first_three_and_the_check_digits() {
+        assert_eq!(
+            Cpf::parse("529.982.247-25").unwrap().masked(),
+            "***.982.247-**"
         );
     }
 

@@ -388,7 +388,13 @@ async fn steady_panel_and_stats_reads_come_from_memory_and_follow_other_replicas
     let reads = 200;
     // The database is never idle (every service's outbox relay polls each
     // second, readiness checks): what the reads add is measured against an
-    // idle window of the same length right after.
+    // idle window of the same length right after. A backend reports its
+    // transactions to pg_stat_database when it next goes idle, at most once
+    // a second, so each window starts and ends after a flush interval: the
+    // setup's transactions must not land in the busy window, nor the busy
+    // window's in the idle one.
+    const FLUSHED: Duration = Duration::from_secs(2);
+    tokio::time::sleep(FLUSHED).await;
     let started = std::time::Instant::now();
     let before = commits(&db).await;
     for _ in 0..reads {
@@ -402,13 +408,16 @@ async fn steady_panel_and_stats_reads_come_from_memory_and_follow_other_replicas
         };
         assert_eq!(snapshot.recent[0].code, "A001");
     }
-    let busy = commits(&db).await - before;
     let took = started.elapsed();
+    tokio::time::sleep(FLUSHED).await;
+    let busy = commits(&db).await - before;
+    let window = started.elapsed();
     let before = commits(&db).await;
-    tokio::time::sleep(took).await;
+    tokio::time::sleep(window).await;
     let idle = commits(&db).await - before;
     eprintln!(
-        "{busy} transactions during {reads} stats reads and {opens} panel opens ({took:?}), {idle} idle"
+        "{busy} transactions in {window:?} with {reads} stats reads and {opens} panel opens \
+         ({took:?}), {idle} in {window:?} idle"
     );
     // Uncached: two statements per stats read, three per open (at least 460
     // more than idle); cached: the opens' catch-up reads at most (about 20).

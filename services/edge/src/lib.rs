@@ -19,6 +19,7 @@
 //! ```
 
 mod bindings;
+mod calls;
 mod codec;
 mod http_body;
 mod json;
@@ -42,6 +43,7 @@ use prost_reflect::DescriptorPool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use calls::{HttpCall, http_calls};
 pub use status::{http_status, status_json};
 pub use upstream::Upstreams;
 

@@ -7,9 +7,12 @@
 //! a clear status. INTERNAL, UNKNOWN or DATA_LOSS, a call that hangs past
 //! its deadline, or a server that stops answering health checks is a
 //! violation. Each one is printed with the request that caused it (as JSON,
-//! to become a regression test), and fails the command. The JSON edge is
-//! fuzzed separately from the OpenAPI document by Schemathesis
-//! (`scripts/check-deploy`).
+//! to become a regression test), and fails the command. Every request also
+//! goes through the local JSON edge the way a JSON client would send it
+//! (`malha_edge::http_calls`), malformed JSON bodies included: a 5xx other
+//! than 503 (the gRPC side's UNAVAILABLE) or a hang is a violation there too.
+//! Schemathesis fuzzes the same edge from its OpenAPI document in the deploy
+//! checks (`scripts/check-deploy`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -106,6 +109,9 @@ pub(super) async fn run(args: FuzzArgs) -> anyhow::Result<()> {
         .context("loading the demo clinic")?;
     let channel = Channel::from_shared(url.clone())?.connect().await?;
     let callers = callers(&channel).await?;
+    let edge = malha_edge::start("127.0.0.1:0".parse()?, url.clone()).await?;
+    let edge_url = format!("http://{}", edge.addr);
+    let http = reqwest::Client::builder().build()?;
 
     let pool = malha_kit::auth::rules::descriptor_pool();
     let methods: Vec<MethodDescriptor> = pool
@@ -137,14 +143,32 @@ pub(super) async fn run(args: FuzzArgs) -> anyhow::Result<()> {
         for i in 0..args.per_rpc {
             let (caller, token) = &callers[i % callers.len()];
             let malformed = i % 10 == 9;
-            let (body, shown) = if malformed {
+            let (body, shown, mut edge_calls) = if malformed {
                 let len = rng.gen_range(1..64);
                 let bytes: Vec<u8> = (0..len).map(|_| rng.r#gen()).collect();
-                (Bytes::from(bytes.clone()), format!("bytes {bytes:02x?}"))
+                // The same bytes as a JSON body, to every route with a body.
+                let empty = DynamicMessage::new(method.input());
+                let calls = malha_edge::http_calls(method, &empty)
+                    .into_iter()
+                    .filter(|c| c.body.is_some())
+                    .map(|c| (c, Bytes::from(bytes.clone())))
+                    .collect::<Vec<_>>();
+                (
+                    Bytes::from(bytes.clone()),
+                    format!("bytes {bytes:02x?}"),
+                    calls,
+                )
             } else {
                 let message = message(&mut rng, &method.input(), 0);
                 let json = serde_json::to_string(&message).unwrap_or_default();
-                (Bytes::from(message.encode_to_vec()), json)
+                let calls = malha_edge::http_calls(method, &message)
+                    .into_iter()
+                    .map(|c| {
+                        let body = Bytes::from(c.body.clone().unwrap_or_default());
+                        (c, body)
+                    })
+                    .collect::<Vec<_>>();
+                (Bytes::from(message.encode_to_vec()), json, calls)
             };
             let outcome = send(&channel, method, body, token.as_deref(), deadline).await;
             let code = match outcome {
@@ -174,6 +198,46 @@ pub(super) async fn run(args: FuzzArgs) -> anyhow::Result<()> {
                 }
             };
             *codes.entry(code).or_default() += 1;
+            // One of the RPC's HTTP routes in turn (most have one).
+            if !edge_calls.is_empty() {
+                let (call, body) = edge_calls.swap_remove(i % edge_calls.len());
+                let streaming = method.is_server_streaming();
+                let answer = send_json(
+                    &http,
+                    &edge_url,
+                    &call,
+                    body,
+                    token.as_deref(),
+                    deadline,
+                    streaming,
+                )
+                .await;
+                let code = match answer {
+                    Ok(status) => {
+                        if status.is_server_error()
+                            && status != http::StatusCode::SERVICE_UNAVAILABLE
+                        {
+                            found.push(format!(
+                                "{} {} as {caller}: HTTP {status}\n    request: {}",
+                                call.method,
+                                truncate(&call.path_and_query, 300),
+                                truncate(&shown, 600)
+                            ));
+                        }
+                        format!("HTTP {}", status.as_u16())
+                    }
+                    Err(()) => {
+                        found.push(format!(
+                            "{} {} as {caller}: no answer within {deadline:?}\n    request: {}",
+                            call.method,
+                            truncate(&call.path_and_query, 300),
+                            truncate(&shown, 600)
+                        ));
+                        "HTTP hang".to_owned()
+                    }
+                };
+                *codes.entry(code).or_default() += 1;
+            }
         }
         super::up::wait_until_serving(&url, Duration::from_secs(5))
             .await
@@ -192,6 +256,18 @@ pub(super) async fn run(args: FuzzArgs) -> anyhow::Result<()> {
             .map(|(code, n)| format!("{code} {n}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    let through_edge: u64 = codes
+        .iter()
+        .filter(|(code, _)| code.starts_with("HTTP "))
+        .map(|(_, n)| n)
+        .sum();
+    let routed = methods
+        .iter()
+        .filter(|m| !malha_edge::http_calls(m, &DynamicMessage::new(m.input())).is_empty())
+        .count();
+    println!(
+        "through the JSON edge: {through_edge} of those calls, to the {routed} RPCs with an HTTP route"
     );
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         println!(
@@ -222,12 +298,15 @@ pub(super) async fn run(args: FuzzArgs) -> anyhow::Result<()> {
             ));
         }
     }
+    edge.run_until(async {}).await?;
     let result = server.run_until(async {}).await;
     pg.stop().await;
     drop(nats);
     result?;
     if found.is_empty() {
-        println!("no INTERNAL, UNKNOWN or DATA_LOSS, no hang, the server kept serving");
+        println!(
+            "no INTERNAL, UNKNOWN or DATA_LOSS, no hang, no 5xx from the edge, the server kept serving"
+        );
         Ok(())
     } else {
         for f in &found {
@@ -335,6 +414,95 @@ async fn send(
         Ok(Err(status)) => Err(Failure::Status(status)),
         Err(_) => Err(Failure::Hang),
     }
+}
+
+/// One request through the JSON edge: its status, or `Err` for no answer
+/// within `deadline`. A server stream (SSE) counts as answered once its
+/// headers arrive, or after a second of silence, as on the gRPC side.
+async fn send_json(
+    http: &reqwest::Client,
+    edge: &str,
+    call: &malha_edge::HttpCall,
+    body: Bytes,
+    token: Option<&str>,
+    deadline: Duration,
+    streaming: bool,
+) -> Result<http::StatusCode, ()> {
+    if call.path_and_query.len() > MAX_CLIENT_URI {
+        let sent = raw_http1(edge, call, &body, token);
+        return match tokio::time::timeout(deadline, sent).await {
+            Ok(Some(status)) => Ok(status),
+            _ => Err(()),
+        };
+    }
+    let mut request = http.request(
+        call.method.clone(),
+        format!("{edge}{}", call.path_and_query),
+    );
+    if call.body.is_some() || !body.is_empty() {
+        request = request
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let wait = if streaming {
+        Duration::from_secs(1)
+    } else {
+        deadline
+    };
+    match tokio::time::timeout(wait, request.send()).await {
+        Ok(Ok(response)) => {
+            let status = response.status();
+            if !streaming {
+                // Read the whole answer: a body that never ends is a hang too.
+                tokio::time::timeout(deadline, response.bytes())
+                    .await
+                    .map_err(drop)?
+                    .map_err(drop)?;
+            }
+            Ok(status)
+        }
+        Ok(Err(_)) => Err(()),
+        Err(_) if streaming => Ok(http::StatusCode::OK),
+        Err(_) => Err(()),
+    }
+}
+
+/// The longest URI the `http` crate (so reqwest) will build; longer ones
+/// are written by hand, as curl would send them.
+const MAX_CLIENT_URI: usize = 65_534 - 64;
+
+/// One HTTP/1.1 request written on a fresh connection; the status of the
+/// answer (`None` if there is none, or it is not HTTP).
+async fn raw_http1(
+    edge: &str,
+    call: &malha_edge::HttpCall,
+    body: &[u8],
+    token: Option<&str>,
+) -> Option<http::StatusCode> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = edge.strip_prefix("http://")?;
+    let mut stream = tokio::net::TcpStream::connect(authority).await.ok()?;
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        call.method,
+        call.path_and_query,
+        body.len()
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    // The server may answer (414) and close before reading it all.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let line = answer.split(|b| *b == b'\n').next()?;
+    let code = std::str::from_utf8(line).ok()?.split(' ').nth(1)?;
+    http::StatusCode::from_bytes(code.as_bytes()).ok()
 }
 
 /// Bytes in, bytes out: the fuzzer encodes requests itself.

@@ -24,6 +24,9 @@ fn no_rpc_answers_internal_unknown_or_hangs() {
         report.contains("no INTERNAL, UNKNOWN or DATA_LOSS, no hang"),
         "{report}"
     );
+    // The same requests went through the JSON edge too.
+    assert!(report.contains("through the JSON edge: "), "{report}");
+    assert!(report.contains("HTTP 400 "), "{report}");
     // A second pass over every RPC grew memory by no more than the bound.
     assert!(report.contains("memory bounded: "), "{report}");
     // Every RPC of every service was called.

@@ -228,7 +228,10 @@ mod tests {
         let create = rpc("malha.projects.v1.ProjectsService.CreateProject");
         let calls = http_calls(
             &create,
-            &message(&create, r#"{"project": {"name": "Casa"}, "requestId": "r-1"}"#),
+            &message(
+                &create,
+                r#"{"project": {"name": "Casa"}, "requestId": "r-1"}"#,
+            ),
         );
         assert_eq!(calls[0].method, http::Method::POST);
         assert_eq!(calls[0].path_and_query, "/v1/projects");

@@ -25,6 +25,41 @@ pub const APPROVED: &str = "payment.approved";
 /// The `action` that rejects a payment.
 pub const REJECTED: &str = "payment.rejected";
 
+/// A bank's confirmation as the local provider expects it: the request and
+/// the two headers it must carry (`x-signature`, `x-request-id`). For
+/// whoever plays the bank: the benchmarks, the chaos load, a simulator.
+pub struct SignedNotification {
+    pub request: malha_api::malha::payments::v1::HandleNotificationRequest,
+    pub signature: String,
+    /// The bank's delivery id: a retry with the same one is a duplicate.
+    pub request_id: String,
+}
+
+/// A confirmation that `action` ([`APPROVED`] or [`REJECTED`]) happened to
+/// the charge `txid`, signed with `secret` at the current time.
+pub fn signed_notification(secret: &[u8], txid: &str, action: &str) -> SignedNotification {
+    use crate::domain::signature;
+    use malha_api::malha::payments::v1::{HandleNotificationRequest, NotificationData};
+    let request_id = Uuid::new_v4().to_string();
+    let now = Utc::now();
+    let ts = now.timestamp().to_string();
+    let manifest = signature::manifest(txid, &request_id, &ts, &Local::signed_extra(action));
+    SignedNotification {
+        request: HandleNotificationRequest {
+            notification: Some(malha_api::malha::payments::v1::Notification {
+                r#type: "payment".into(),
+                action: action.into(),
+                data: Some(NotificationData { id: txid.into() }),
+                date_created: now.to_rfc3339(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        signature: signature::header(secret, &ts, &manifest),
+        request_id,
+    }
+}
+
 impl Local {
     /// A provider charging to `merchant`'s key.
     pub fn new(merchant: Merchant, webhook_secret: Option<Secret>) -> Self {

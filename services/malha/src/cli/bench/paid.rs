@@ -24,13 +24,10 @@ use malha_api::malha::orders::v1::orders_service_client::OrdersServiceClient;
 use malha_api::malha::orders::v1::{
     Category, CreateCategoryRequest, CreateOrderRequest, CreateProductRequest, OrderItem, Product,
 };
+use malha_api::malha::payments::v1::NotificationOutcome;
 use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClient;
-use malha_api::malha::payments::v1::{
-    HandleNotificationRequest, Notification, NotificationData, NotificationOutcome,
-};
 use malha_payments::brcode::BrCode;
-use malha_payments::domain::signature;
-use malha_payments::provider::local::{self, Local};
+use malha_payments::provider::local;
 use sqlx::PgPool;
 use tonic::transport::Channel;
 
@@ -47,6 +44,8 @@ const PIPELINE: Pipeline = Pipeline {
     stream: "EVENTS_PAYMENTS",
     consumer: "orders-payment-outcomes",
     outboxes: &["payments.outbox", "orders.outbox"],
+    subject: "payments.payment.approved",
+    inbox: "orders.inbox",
 };
 
 pub(super) async fn run(bench: &mut Bench, pool: &PgPool) -> anyhow::Result<()> {
@@ -60,7 +59,7 @@ pub(super) async fn run(bench: &mut Bench, pool: &PgPool) -> anyhow::Result<()> 
     let cpu_before = Cpu::read(bench)?;
     let run = drive(channel.clone(), product.clone(), None).await?;
     let end = counts(pool).await?;
-    let lag = oldest_unapplied_seconds(pool).await?;
+    let lag = PIPELINE.oldest_unapplied_seconds(pool).await?;
     let drain = writes::drained(bench, pool, &PIPELINE, Duration::from_secs(300)).await?;
     let cpu = Cpu::read(bench)?.since(&cpu_before);
     let after = counts(pool).await?;
@@ -127,7 +126,7 @@ pub(super) async fn run(bench: &mut Bench, pool: &PgPool) -> anyhow::Result<()> 
         sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     let paced = drive(channel, product, Some(rate)).await?;
     writes::drained(bench, pool, &PIPELINE, Duration::from_secs(300)).await?;
-    let (p50, p99) = event_latency(pool, window).await?;
+    let (p50, p99) = PIPELINE.event_latency(pool, window).await?;
     bench.judged(
         "7 writes",
         format!(
@@ -319,31 +318,14 @@ async fn chain(
         .payment
         .ok_or_else(|| anyhow::anyhow!("no payment"))?;
     let txid = BrCode::parse(&payment.pix_code)?.txid;
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let ts = chrono::Utc::now().timestamp().to_string();
-    let manifest = signature::manifest(
-        &txid,
-        &request_id,
-        &ts,
-        &Local::signed_extra(local::APPROVED),
-    );
-    let mut request = tonic::Request::new(HandleNotificationRequest {
-        notification: Some(Notification {
-            r#type: "payment".into(),
-            action: local::APPROVED.into(),
-            data: Some(NotificationData { id: txid }),
-            date_created: chrono::Utc::now().to_rfc3339(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
-    request.metadata_mut().insert(
-        "x-signature",
-        signature::header(WEBHOOK_SECRET.as_bytes(), &ts, &manifest).parse()?,
-    );
+    let signed = local::signed_notification(WEBHOOK_SECRET.as_bytes(), &txid, local::APPROVED);
+    let mut request = tonic::Request::new(signed.request);
     request
         .metadata_mut()
-        .insert("x-request-id", request_id.parse()?);
+        .insert("x-signature", signed.signature.parse()?);
+    request
+        .metadata_mut()
+        .insert("x-request-id", signed.request_id.parse()?);
     let notified = payments.handle_notification(request).await?.into_inner();
     anyhow::ensure!(
         notified.outcome() == NotificationOutcome::Applied,
@@ -367,41 +349,4 @@ async fn counts(pool: &PgPool) -> anyhow::Result<Counts> {
     .fetch_one(pool)
     .await?;
     Ok(Counts { approved, paid })
-}
-
-/// Age of the oldest approval not yet applied by orders (0 if none).
-async fn oldest_unapplied_seconds(pool: &PgPool) -> anyhow::Result<f64> {
-    let age: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM clock_timestamp() - min(o.created_at))::float8
-           FROM payments.outbox o
-          WHERE o.subject = 'payments.payment.approved'
-            AND NOT EXISTS (SELECT 1 FROM orders.inbox i
-                             WHERE i.consumer = $1 AND i.event_id = o.id)",
-    )
-    .bind(PIPELINE.consumer)
-    .fetch_one(pool)
-    .await?;
-    Ok(age.unwrap_or(0.0))
-}
-
-/// p50 and p99 in ms of approvals written since `since`: the approval's
-/// outbox row created (the webhook's transaction) → orders' inbox row
-/// committed (the order PAID in the same transaction).
-async fn event_latency(
-    pool: &PgPool,
-    since: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<(f64, f64)> {
-    let (p50, p99): (Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)
-           FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(i.xmin) - o.created_at) * 1000 AS ms
-                   FROM payments.outbox o
-                   JOIN orders.inbox i ON i.consumer = $1 AND i.event_id = o.id
-                  WHERE o.subject = 'payments.payment.approved' AND o.created_at >= $2) latencies",
-    )
-    .bind(PIPELINE.consumer)
-    .bind(since)
-    .fetch_one(pool)
-    .await?;
-    Ok((p50.unwrap_or(f64::MAX), p99.unwrap_or(f64::MAX)))
 }

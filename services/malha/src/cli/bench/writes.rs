@@ -36,18 +36,71 @@ pub(super) const LATENCY_GOAL_MS: f64 = 50.0;
 pub(super) const LAG_GOAL_SECONDS: f64 = 1.0;
 
 /// Where a write's events go: the stream, the consumer that applies them,
-/// and the outboxes (`schema.outbox`) that must be empty once drained.
+/// and the outboxes (`schema.outbox`) that must be empty once drained; the
+/// event that is timed (`subject`, written to `outboxes[0]`) and the inbox
+/// (`schema.inbox`) the consumer records it in.
 pub(super) struct Pipeline {
     pub(super) stream: &'static str,
     pub(super) consumer: &'static str,
     pub(super) outboxes: &'static [&'static str],
+    pub(super) subject: &'static str,
+    pub(super) inbox: &'static str,
 }
 
 const PROJECTS: Pipeline = Pipeline {
     stream: "EVENTS_PROJECTS",
     consumer: CONSUMER,
     outboxes: &["projects.outbox", "inventory.outbox"],
+    subject: "projects.project.created",
+    inbox: "inventory.inbox",
 };
+
+impl Pipeline {
+    /// Age of the oldest timed event the consumer has not applied (0 if none).
+    pub(super) async fn oldest_unapplied_seconds(&self, pool: &PgPool) -> anyhow::Result<f64> {
+        // The names are the pipeline's constants, not input.
+        let age: Option<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT extract(epoch FROM clock_timestamp() - min(o.created_at))::float8
+               FROM {outbox} o
+              WHERE o.subject = $2
+                AND NOT EXISTS (SELECT 1 FROM {inbox} i
+                                 WHERE i.consumer = $1 AND i.event_id = o.id)",
+            outbox = self.outboxes[0],
+            inbox = self.inbox,
+        )))
+        .bind(self.consumer)
+        .bind(self.subject)
+        .fetch_one(pool)
+        .await?;
+        Ok(age.unwrap_or(0.0))
+    }
+
+    /// p50 and p99 in ms of the timed events written since `since`: the
+    /// outbox row created (the write's transaction) → the consumer's inbox
+    /// row committed (its effect, in the same transaction).
+    pub(super) async fn event_latency(
+        &self,
+        pool: &PgPool,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<(f64, f64)> {
+        let (p50, p99): (Option<f64>, Option<f64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
+                    percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)
+               FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(i.xmin) - o.created_at) * 1000 AS ms
+                       FROM {outbox} o
+                       JOIN {inbox} i ON i.consumer = $1 AND i.event_id = o.id
+                      WHERE o.subject = $3 AND o.created_at >= $2) latencies",
+            outbox = self.outboxes[0],
+            inbox = self.inbox,
+        )))
+        .bind(self.consumer)
+        .bind(since)
+        .bind(self.subject)
+        .fetch_one(pool)
+        .await?;
+        Ok((p50.unwrap_or(f64::MAX), p99.unwrap_or(f64::MAX)))
+    }
+}
 
 /// Stock for the three materials.
 #[derive(Clone, Copy, PartialEq)]
@@ -132,7 +185,7 @@ async fn scenario(bench: &mut Bench, pool: &PgPool, stock: Stock) -> anyhow::Res
         .await?;
     let run_seconds = run_started.elapsed().as_secs_f64();
     let end = Counts::read(pool).await?;
-    let lag = oldest_unapplied_seconds(pool).await?;
+    let lag = PROJECTS.oldest_unapplied_seconds(pool).await?;
     let drain = drained(bench, pool, &PROJECTS, Duration::from_secs(300)).await?;
     let cpu = Cpu::read(bench)?.since(&cpu_before);
     let after = Counts::read(pool).await?;
@@ -218,7 +271,7 @@ async fn scenario(bench: &mut Bench, pool: &PgPool, stock: Stock) -> anyhow::Res
         )
         .await?;
     drained(bench, pool, &PROJECTS, Duration::from_secs(300)).await?;
-    let (p50, p99) = event_latency(pool, window).await?;
+    let (p50, p99) = PROJECTS.event_latency(pool, window).await?;
     bench.judged(
         "7 writes",
         format!(
@@ -311,42 +364,6 @@ pub(super) async fn drained(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Age of the oldest project event not yet applied by inventory (0 if none).
-async fn oldest_unapplied_seconds(pool: &PgPool) -> anyhow::Result<f64> {
-    let age: Option<f64> = sqlx::query_scalar(
-        "SELECT extract(epoch FROM clock_timestamp() - min(o.created_at))::float8
-           FROM projects.outbox o
-          WHERE o.subject = 'projects.project.created'
-            AND NOT EXISTS (SELECT 1 FROM inventory.inbox i
-                             WHERE i.consumer = $1 AND i.event_id = o.id)",
-    )
-    .bind(CONSUMER)
-    .fetch_one(pool)
-    .await?;
-    Ok(age.unwrap_or(0.0))
-}
-
-/// p50 and p99 in ms of events written since `since`: outbox row created →
-/// consumer's inbox row committed.
-async fn event_latency(
-    pool: &PgPool,
-    since: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<(f64, f64)> {
-    let (p50, p99): (Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)
-           FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(i.xmin) - o.created_at) * 1000 AS ms
-                   FROM projects.outbox o
-                   JOIN inventory.inbox i ON i.consumer = $1 AND i.event_id = o.id
-                  WHERE o.subject = 'projects.project.created' AND o.created_at >= $2) latencies",
-    )
-    .bind(CONSUMER)
-    .bind(since)
-    .fetch_one(pool)
-    .await?;
-    Ok((p50.unwrap_or(f64::MAX), p99.unwrap_or(f64::MAX)))
 }
 
 /// CPU used so far by each process of the pipeline.

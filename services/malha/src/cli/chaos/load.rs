@@ -24,15 +24,12 @@ use malha_api::malha::orders::v1::orders_service_client::OrdersServiceClient;
 use malha_api::malha::orders::v1::{
     CreateOrderRequest, OrderItem, RequestPaymentRequest, WatchOrderRequest,
 };
+use malha_api::malha::payments::v1::NotificationOutcome;
 use malha_api::malha::payments::v1::payments_service_client::PaymentsServiceClient;
-use malha_api::malha::payments::v1::{
-    HandleNotificationRequest, Notification, NotificationData, NotificationOutcome,
-};
 use malha_api::malha::projects::v1::projects_service_client::ProjectsServiceClient;
 use malha_api::malha::projects::v1::{CreateProjectRequest, Material, Project};
 use malha_payments::brcode::BrCode;
-use malha_payments::domain::signature;
-use malha_payments::provider::local::{self, Local};
+use malha_payments::provider::local;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -405,33 +402,16 @@ async fn orders_worker(
             continue;
         };
         // The bank's confirmation; its x-request-id makes a retry a duplicate.
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let manifest = signature::manifest(
+        let signed = local::signed_notification(
+            snack_bar.webhook_secret.as_bytes(),
             &code.txid,
-            &request_id,
-            &ts,
-            &Local::signed_extra(local::APPROVED),
+            local::APPROVED,
         );
         let headers = [
-            (
-                "x-signature",
-                signature::header(snack_bar.webhook_secret.as_bytes(), &ts, &manifest),
-            ),
-            ("x-request-id", request_id),
+            ("x-signature", signed.signature),
+            ("x-request-id", signed.request_id),
         ];
-        let notification = HandleNotificationRequest {
-            notification: Some(Notification {
-                r#type: "payment".into(),
-                action: local::APPROVED.into(),
-                data: Some(NotificationData {
-                    id: code.txid.clone(),
-                }),
-                date_created: chrono::Utc::now().to_rfc3339(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let notification = signed.request;
         let notified = call_with(&counters, "", &headers, notification, |r| {
             let mut client = payments.clone();
             async move { client.handle_notification(r).await }

@@ -34,6 +34,8 @@ pub struct PgCluster {
     log_file: PathBuf,
     port: u16,
     ephemeral: bool,
+    /// More `postgres` options (`-c name=value …`), given at every start.
+    extra_options: String,
     run_as: Option<RunAs>,
     stopped: AtomicBool,
     watchdog: Option<Watchdog>,
@@ -54,13 +56,24 @@ impl PgCluster {
             .with_context(|| format!("invalid data directory {}", data_dir.display()))?;
         let socket_dir = usable_socket_dir(&data_dir);
         let log_file = data_dir.join("postgres.log");
-        Self::launch(data_dir, socket_dir, log_file, port, None).await
+        Self::launch(data_dir, socket_dir, log_file, port, None, String::new()).await
     }
 
     /// Starts a throwaway server for tests: a new temp dir, a free port, and
     /// durability off (`fsync`, `synchronous_commit`, `full_page_writes`).
     /// Everything is deleted when it stops.
     pub async fn start_ephemeral() -> anyhow::Result<PgCluster> {
+        Self::start_ephemeral_with(&[]).await
+    }
+
+    /// [`start_ephemeral`](Self::start_ephemeral) with more server settings,
+    /// as `(name, value)` pairs (e.g. `shared_preload_libraries` for a
+    /// profile); they hold across restarts too.
+    pub async fn start_ephemeral_with(settings: &[(&str, &str)]) -> anyhow::Result<PgCluster> {
+        let extra: String = settings
+            .iter()
+            .map(|(name, value)| format!(" -c {name}={}", sh_quote(value)))
+            .collect();
         let mut attempt = 1;
         loop {
             let temp = tempfile::Builder::new()
@@ -74,6 +87,7 @@ impl PgCluster {
                 root.join("postgres.log"),
                 free_port(),
                 Some(temp),
+                extra.clone(),
             )
             .await;
             match started {
@@ -146,6 +160,7 @@ impl PgCluster {
         log_file: PathBuf,
         port: u16,
         temp: Option<TempDir>,
+        extra_options: String,
     ) -> anyhow::Result<PgCluster> {
         let bins = PgBinaries::find()?;
         let run_as = RunAs::detect()?;
@@ -162,6 +177,7 @@ impl PgCluster {
             log_file,
             port,
             ephemeral: temp.is_some(),
+            extra_options,
             run_as,
             stopped: AtomicBool::new(true),
             watchdog: None,
@@ -257,6 +273,7 @@ impl PgCluster {
             // the next (pg_xact_commit_timestamp).
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c track_commit_timestamp=on";
         }
+        options += &self.extra_options;
         let mut cmd = self.command("pg_ctl");
         cmd.arg("start")
             .arg("-D")

@@ -52,6 +52,11 @@ pub struct BenchArgs {
         default_value = "auth,db,events,storm,footprint,queue,asky,writes"
     )]
     pub only: String,
+    /// Profile the database side of the write targets: load
+    /// pg_stat_statements and print, after each, the statements that took
+    /// the most PostgreSQL time, per write.
+    #[arg(long)]
+    pub statements: bool,
 }
 
 /// What every scenario needs.
@@ -70,6 +75,8 @@ pub(super) struct Bench {
     pg_port: u16,
     /// The PostgreSQL cluster's data directory (its postmaster.pid).
     pg_data: PathBuf,
+    /// `--statements`: pg_stat_statements is loaded.
+    statements: bool,
     nats_pid: Option<u32>,
     shape: Shape,
     rounds: usize,
@@ -97,7 +104,15 @@ const NOISY: f64 = 0.10;
 pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ghz = load::ghz()?;
     let h2load = load::h2load()?;
-    let pg = malha_local::PgCluster::start_ephemeral().await?;
+    let pg = if args.statements {
+        malha_local::PgCluster::start_ephemeral_with(&[
+            ("shared_preload_libraries", "pg_stat_statements"),
+            ("pg_stat_statements.track", "all"),
+        ])
+        .await?
+    } else {
+        malha_local::PgCluster::start_ephemeral().await?
+    };
     pg.create_database("bench").await?;
     let nats = malha_local::NatsServer::start_ephemeral().await?;
     let dir = tempfile::tempdir()?;
@@ -165,6 +180,7 @@ pub(super) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             rps: 0,
         },
         rounds: args.rounds.max(1),
+        statements: args.statements,
         rows: Vec::new(),
     };
     println!(

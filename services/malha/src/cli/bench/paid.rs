@@ -55,6 +55,7 @@ pub(super) async fn run(bench: &mut Bench, pool: &PgPool) -> anyhow::Result<()> 
     let product = menu_product(&channel, &bench.token).await?;
 
     writes::drained(bench, pool, &PIPELINE, Duration::from_secs(180)).await?;
+    let statements = writes::Statements::start(bench, pool).await?;
     let before = counts(pool).await?;
     let cpu_before = Cpu::read(bench)?;
     let run = drive(channel.clone(), product.clone(), None).await?;
@@ -65,6 +66,7 @@ pub(super) async fn run(bench: &mut Bench, pool: &PgPool) -> anyhow::Result<()> 
     let after = counts(pool).await?;
 
     let paid = (after.paid - before.paid).max(1);
+    statements.print(pool, paid, "paid order").await?;
     let per_order = |d: Duration| d.as_secs_f64() * 1e6 / paid as f64;
     let malha = cpu.malha.saturating_sub(run.driver_cpu);
     let total = per_order(malha + cpu.postgres + cpu.nats);

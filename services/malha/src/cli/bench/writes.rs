@@ -168,6 +168,7 @@ async fn scenario(bench: &mut Bench, pool: &PgPool, stock: Stock) -> anyhow::Res
     .encode_to_vec();
 
     drained(bench, pool, &PROJECTS, Duration::from_secs(180)).await?;
+    let statements = Statements::start(bench, pool).await?;
     let before = Counts::read(pool).await?;
     let cpu_before = Cpu::read(bench)?;
     let load = H2Shape {
@@ -191,6 +192,7 @@ async fn scenario(bench: &mut Bench, pool: &PgPool, stock: Stock) -> anyhow::Res
     let after = Counts::read(pool).await?;
 
     let created = (after.created - before.created).max(1);
+    statements.print(pool, created, "project").await?;
     let per_project = |d: Duration| d.as_secs_f64() * 1e6 / created as f64;
     let total = per_project(cpu.malha + cpu.postgres + cpu.nats);
     let relayed = (end.relayed - before.relayed) as f64 / run_seconds;
@@ -363,6 +365,68 @@ pub(super) async fn drained(
             pipeline.outboxes.join(", ")
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `malha bench --statements`: what PostgreSQL spent its time on during a
+/// write target (run and drain), from pg_stat_statements.
+pub(super) struct Statements(bool);
+
+/// Statements shown per target.
+const TOP_STATEMENTS: i64 = 15;
+
+impl Statements {
+    /// Clears the statistics (when `--statements` loaded them).
+    pub(super) async fn start(bench: &Bench, pool: &PgPool) -> anyhow::Result<Self> {
+        if bench.statements {
+            sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                .execute(pool)
+                .await?;
+            sqlx::query("SELECT pg_stat_statements_reset()")
+                .execute(pool)
+                .await?;
+        }
+        Ok(Self(bench.statements))
+    }
+
+    /// The statements with the most execution time since [`start`](Self::start),
+    /// per `unit` (`writes` of them were made).
+    pub(super) async fn print(&self, pool: &PgPool, writes: i64, unit: &str) -> anyhow::Result<()> {
+        if !self.0 {
+            return Ok(());
+        }
+        let rows: Vec<(String, i64, f64, i64)> = sqlx::query_as(
+            "SELECT regexp_replace(query, '\\s+', ' ', 'g'), calls, total_exec_time, rows
+               FROM pg_stat_statements
+              ORDER BY total_exec_time DESC
+              LIMIT $1",
+        )
+        .bind(TOP_STATEMENTS)
+        .fetch_all(pool)
+        .await?;
+        let (all_ms, all_calls): (f64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0)::int8 FROM pg_stat_statements",
+        )
+        .fetch_one(pool)
+        .await?;
+        let per = |v: f64| v / writes.max(1) as f64;
+        println!(
+            "  PostgreSQL statements: {:.0} µs and {:.1} statements per {unit}, the top {TOP_STATEMENTS}:",
+            per(all_ms * 1000.0),
+            per(all_calls as f64)
+        );
+        println!("  {:>9} {:>8} {:>9} {:>7}  statement", "µs/write", "calls/w", "µs/call", "rows/c");
+        for (query, calls, total_ms, rows) in rows {
+            let text: String = query.chars().take(110).collect();
+            println!(
+                "  {:>9.1} {:>8.2} {:>9.1} {:>7.1}  {text}",
+                per(total_ms * 1000.0),
+                per(calls as f64),
+                total_ms * 1000.0 / calls.max(1) as f64,
+                rows as f64 / calls.max(1) as f64,
+            );
+        }
+        Ok(())
     }
 }
 

@@ -415,7 +415,10 @@ impl Statements {
             per(all_ms * 1000.0),
             per(all_calls as f64)
         );
-        println!("  {:>9} {:>8} {:>9} {:>7}  statement", "µs/write", "calls/w", "µs/call", "rows/c");
+        println!(
+            "  {:>9} {:>8} {:>9} {:>7}  statement",
+            "µs/write", "calls/w", "µs/call", "rows/c"
+        );
         for (query, calls, total_ms, rows) in rows {
             let text: String = query.chars().take(110).collect();
             println!(

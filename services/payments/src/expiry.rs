@@ -8,7 +8,7 @@ use malha_kit::db::Pool;
 use tokio::sync::watch;
 
 use crate::settle::{Change, settle};
-use crate::store::payments;
+use crate::store::{ledger, payments};
 use malha_kit::ServiceResult;
 
 /// Payments expired per transaction.
@@ -35,7 +35,7 @@ pub fn spawn_sweeper(pool: Pool, every: Duration, mut stop: watch::Receiver<bool
 
 /// Expires one batch of due payments; returns how many.
 pub async fn expire_due(pool: &Pool) -> ServiceResult<i64> {
-    let mut tx = pool.begin().await?;
+    let mut tx = ledger::Tx::begin(pool).await?;
     let due = payments::due_for_expiry(&mut tx, BATCH).await?;
     for payment in &due {
         settle(

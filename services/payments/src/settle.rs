@@ -1,8 +1,6 @@
 //! The one way a payment's status changes: the new status, its
 //! transaction-log entry and its event (through the outbox) commit together.
 
-use sqlx::PgConnection;
-
 use crate::domain::Status;
 use crate::domain::ledger::Kind;
 use crate::store::ledger::{self, Append};
@@ -48,7 +46,7 @@ impl Change {
 /// `detail`, and publishes its event. FAILED_PRECONDITION when the status
 /// machine does not allow it.
 pub async fn settle(
-    tx: &mut PgConnection,
+    tx: &mut ledger::Tx,
     payment: &PaymentRow,
     change: Change,
     actor: &str,
@@ -67,17 +65,13 @@ pub async fn settle(
         ));
     }
     let updated_at = payments::set_status(tx, payment.id, next.as_str()).await?;
-    ledger::append(
-        tx,
-        &Append {
-            payment_id: payment.id,
-            kind: change.logged_as(),
-            amount_centavos: payment.amount_centavos,
-            actor,
-            detail,
-        },
-    )
-    .await?;
+    tx.log(&Append {
+        payment_id: payment.id,
+        kind: change.logged_as(),
+        amount_centavos: payment.amount_centavos,
+        actor,
+        detail,
+    });
     let (payment_id, order_id) = (payment.id.to_string(), payment.order_id.to_string());
     match &change {
         Change::Approve => {

@@ -5,7 +5,7 @@ use super::{actor, convert};
 use crate::Payments;
 use crate::domain::Status;
 use crate::settle::{Change, settle};
-use crate::store::payments;
+use crate::store::{ledger, payments};
 use malha_api::malha::payments::v1::*;
 use malha_kit::ServiceResult;
 use malha_kit::auth::Principal;
@@ -24,7 +24,7 @@ pub(super) async fn confirm(
     let mut v = Violations::new();
     let id = check(&mut v, &request.payment_id, &request.note, "note");
     v.finish()?;
-    let mut tx = service.pool.begin().await?;
+    let mut tx = ledger::Tx::begin(&service.pool).await?;
     let payment = payments::get(&mut *tx, id, true).await?;
     let payment = if payment.status == Status::Approved.as_str() {
         payment
@@ -51,7 +51,7 @@ pub(super) async fn refund(
     let mut v = Violations::new();
     let id = check(&mut v, &request.payment_id, &request.reason, "reason");
     v.finish()?;
-    let mut tx = service.pool.begin().await?;
+    let mut tx = ledger::Tx::begin(&service.pool).await?;
     let payment = payments::get(&mut *tx, id, true).await?;
     let payment = if payment.status == Status::Refunded.as_str() {
         payment

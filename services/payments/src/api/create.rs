@@ -49,7 +49,7 @@ pub(super) async fn create(
     v.finish()?;
     let payer = payer(caller, &request.payer_id);
 
-    let mut tx = service.pool.begin().await?;
+    let mut tx = ledger::Tx::begin(&service.pool).await?;
     // The stored response names the payment; a retry answers with it as it
     // is now, as the live-payment path below does.
     if let Claim::Replay(done) = key.claim::<Payment>(&mut tx).await? {
@@ -107,17 +107,13 @@ pub(super) async fn create(
         row.txid,
         row.expires_at.to_rfc3339()
     );
-    ledger::append(
-        &mut tx,
-        &Append {
-            payment_id: row.id,
-            kind: Kind::Created,
-            amount_centavos: row.amount_centavos,
-            actor: &actor(caller),
-            detail: &detail,
-        },
-    )
-    .await?;
+    tx.log(&Append {
+        payment_id: row.id,
+        kind: Kind::Created,
+        amount_centavos: row.amount_centavos,
+        actor: &actor(caller),
+        detail: &detail,
+    });
     key.record(&mut tx, &convert::payment(row.clone())?).await?;
     tx.commit().await?;
     tracing::info!(payment = %row.id, order = %order_id, amount = row.amount_centavos, provider = %row.provider, "payment created");

@@ -54,7 +54,7 @@ pub(super) async fn handle(
     }
     let outcome = provider.outcome(&notification).await?;
 
-    let mut tx = service.pool.begin().await?;
+    let mut tx = ledger::Tx::begin(&service.pool).await?;
     if !notifications::record(&mut tx, provider.name(), &notification).await? {
         tx.rollback().await?;
         return duplicate(&payment);
@@ -65,17 +65,13 @@ pub(super) async fn handle(
         "{} (x-request-id {}): {outcome:?}",
         notification.action, notification.request_id
     );
-    ledger::append(
-        &mut tx,
-        &Append {
-            payment_id: payment.id,
-            kind: Kind::Notified,
-            amount_centavos: payment.amount_centavos,
-            actor: &actor,
-            detail: &detail,
-        },
-    )
-    .await?;
+    tx.log(&Append {
+        payment_id: payment.id,
+        kind: Kind::Notified,
+        amount_centavos: payment.amount_centavos,
+        actor: &actor,
+        detail: &detail,
+    });
     let pending = Status::from_stored(&payment.status)? == Status::Pending;
     let (payment, applied) = match outcome {
         Outcome::Approved if pending => (

@@ -1,5 +1,5 @@
-//! The transaction log: appends (one at a time, under the head's row lock)
-//! and reads in sequence order.
+//! The transaction log: appends (chained at commit, under the head's row
+//! lock) and reads in sequence order.
 
 use chrono::{DateTime, Utc};
 use malha_kit::db::Pool;
@@ -56,58 +56,119 @@ pub struct Append<'a> {
     pub detail: &'a str,
 }
 
-/// Appends an entry chained after the newest one, in the caller's
-/// transaction. Appends are serialized by the head row's lock.
-pub async fn append(tx: &mut PgConnection, append: &Append<'_>) -> ServiceResult<TransactionRow> {
-    let (head_sequence, head_hash): (i64, Vec<u8>) =
+/// A transaction that writes to the log. Entries are [`Tx::log`]ged as the
+/// work goes and chained by [`Tx::commit`] as its last write: the head's row
+/// lock, which serializes every append across replicas, is then held for one
+/// read, one statement and the commit, not for the whole transaction. Lock
+/// order is always the payment (or order) first, the head last.
+pub struct Tx {
+    tx: malha_kit::db::Tx,
+    pending: Vec<Entry>,
+}
+
+impl Tx {
+    /// Begins a transaction on a pooled connection.
+    pub async fn begin(pool: &Pool) -> ServiceResult<Self> {
+        Ok(Self {
+            tx: pool.begin().await?,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Logs an entry, chained when the transaction commits.
+    pub fn log(&mut self, append: &Append<'_>) {
+        self.pending.push(Entry {
+            sequence: 0,
+            id: Uuid::now_v7(),
+            payment_id: append.payment_id,
+            kind: append.kind.as_str().to_owned(),
+            amount_centavos: append.amount_centavos,
+            actor: append.actor.to_owned(),
+            detail: append.detail.to_owned(),
+            created_at: ledger::now(),
+        });
+    }
+
+    /// Chains the logged entries after the head, then commits.
+    pub async fn commit(mut self) -> ServiceResult<()> {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() {
+            chain(&mut self.tx, pending).await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back: nothing logged is kept.
+    pub async fn rollback(self) -> ServiceResult<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// Appends `entries` after the head, in order, under the head's row lock:
+/// one read, one statement (the rows and the new head together).
+async fn chain(tx: &mut PgConnection, mut entries: Vec<Entry>) -> ServiceResult<()> {
+    let (mut sequence, mut hash): (i64, Vec<u8>) =
         sqlx::query_as("SELECT sequence, hash FROM ledger_head FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
-    let entry = Entry {
-        sequence: head_sequence + 1,
-        id: Uuid::now_v7(),
-        payment_id: append.payment_id,
-        kind: append.kind.as_str().to_owned(),
-        amount_centavos: append.amount_centavos,
-        actor: append.actor.to_owned(),
-        detail: append.detail.to_owned(),
-        created_at: ledger::now(),
-    };
-    let hash = entry.chain(&head_hash).to_vec();
+    // Stamped when chained, so that time and sequence agree.
+    let chained_at = ledger::now();
+    let mut previous_hashes = Vec::with_capacity(entries.len());
+    let mut hashes = Vec::with_capacity(entries.len());
+    for entry in &mut entries {
+        sequence += 1;
+        entry.sequence = sequence;
+        entry.created_at = chained_at;
+        let next = entry.chain(&hash).to_vec();
+        previous_hashes.push(std::mem::replace(&mut hash, next.clone()));
+        hashes.push(next);
+    }
+    let text = |f: fn(&Entry) -> &str| entries.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
-        "INSERT INTO transactions (sequence, id, payment_id, kind, amount_centavos, actor, detail,
-                                   created_at, previous_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "WITH appended AS (
+             INSERT INTO transactions (sequence, id, payment_id, kind, amount_centavos, actor,
+                                       detail, created_at, previous_hash, hash)
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[],
+                                  $6::text[], $7::text[], $8::timestamptz[], $9::bytea[],
+                                  $10::bytea[]))
+         UPDATE ledger_head SET sequence = $11, hash = $12",
     )
-    .bind(entry.sequence)
-    .bind(entry.id)
-    .bind(entry.payment_id)
-    .bind(&entry.kind)
-    .bind(entry.amount_centavos)
-    .bind(&entry.actor)
-    .bind(&entry.detail)
-    .bind(entry.created_at)
-    .bind(&head_hash)
-    .bind(&hash)
+    .bind(entries.iter().map(|e| e.sequence).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.payment_id).collect::<Vec<_>>())
+    .bind(text(|e| &e.kind))
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.amount_centavos)
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|e| &e.actor))
+    .bind(text(|e| &e.detail))
+    .bind(entries.iter().map(|e| e.created_at).collect::<Vec<_>>())
+    .bind(previous_hashes)
+    .bind(hashes)
+    .bind(sequence)
+    .bind(hash)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("UPDATE ledger_head SET sequence = $1, hash = $2")
-        .bind(entry.sequence)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    Ok(TransactionRow {
-        sequence: entry.sequence,
-        id: entry.id,
-        payment_id: entry.payment_id,
-        kind: entry.kind,
-        amount_centavos: entry.amount_centavos,
-        actor: entry.actor,
-        detail: entry.detail,
-        created_at: entry.created_at,
-        previous_hash: head_hash,
-        hash,
-    })
+    Ok(())
 }
 
 /// Entries after `after`, in sequence order, at most `limit`.

@@ -43,6 +43,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// A snack bar with its own menu (unique names, so it coexists with demo
 /// data), clients, and the admin's token.
+#[derive(Clone)]
 pub(crate) struct SnackBar {
     admin: String,
     secret: String,

@@ -322,6 +322,60 @@ async fn confirming_by_hand_is_idempotent_and_editing_the_log_is_detected() {
     assert!(broken.problem.contains("edited"), "{}", broken.problem);
 }
 
+/// Appends are chained at commit, under the head's lock: payments created
+/// and settled at once still make one log, 1..N without gaps, each payment's
+/// entries in the order they happened.
+#[tokio::test]
+async fn concurrent_payments_chain_one_gapless_log_each_in_its_order() {
+    const ORDERS: usize = 24;
+    let app = spawn(|_| {}).await;
+    let admin = app.admin_token().await;
+    let bar = SnackBar::open(&app.url, &admin, SECRET).await;
+    let paid = futures::future::join_all((0..ORDERS).map(|i| {
+        let mut bar = bar.clone();
+        async move {
+            let customer = bar.customer().await;
+            let (order, payment) = bar.order(&customer).await;
+            let reply = bar
+                .notify(&txid(&payment), local::APPROVED, &format!("concurrent-{i}"))
+                .await
+                .unwrap();
+            assert_eq!(reply.outcome, NotificationOutcome::Applied as i32);
+            (order, payment)
+        }
+    }))
+    .await;
+
+    let mut bar = bar;
+    let mut sequences = Vec::new();
+    for (order, payment) in &paid {
+        bar.wait_for(&order.id, OrderStatus::Paid).await;
+        let entries = bar.transactions(&payment.payment_id).await;
+        let kinds: Vec<i32> = entries.iter().map(|t| t.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                TransactionKind::Created as i32,
+                TransactionKind::Notified as i32,
+                TransactionKind::Approved as i32
+            ]
+        );
+        assert!(entries.windows(2).all(|w| w[0].sequence < w[1].sequence));
+        sequences.extend(entries.iter().map(|t| t.sequence));
+    }
+    sequences.sort_unstable();
+    let all = i64::try_from(3 * ORDERS).unwrap();
+    assert_eq!(sequences, (1..=all).collect::<Vec<_>>());
+    let check = bar
+        .payments
+        .verify_ledger(authed(VerifyLedgerRequest {}, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(check.intact, "{check:?}");
+    assert_eq!(check.entries_checked, all);
+}
+
 #[tokio::test]
 async fn a_refund_is_refused_before_approval_then_logged_and_published_once() {
     let app = spawn(|_| {}).await;

@@ -22,11 +22,13 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         connections: 50,
         streams: 50,
         seconds,
+        rps: None,
     };
     let single = H2Shape {
         connections: 1,
         streams: 1,
         seconds,
+        rps: None,
     };
     prove_check_answers(bench).await?;
 

@@ -107,6 +107,7 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         connections: 2,
         streams: POOL / 2,
         seconds: shape.duration.as_secs().max(2),
+        rps: None,
     };
 
     let (mut whole, mut users, mut medicines, mut checks, mut tps) =

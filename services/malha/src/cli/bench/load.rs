@@ -177,12 +177,14 @@ pub(super) fn h2load() -> anyhow::Result<PathBuf> {
         .context("h2load not found; install it with: sudo apt-get install -y nghttp2-client")
 }
 
-/// h2load's load: connections × concurrent streams each, for a duration.
+/// h2load's load: connections × concurrent streams each, for a duration,
+/// as fast as they go or paced at `rps` calls per second in all.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct H2Shape {
     pub(super) connections: usize,
     pub(super) streams: usize,
     pub(super) seconds: u64,
+    pub(super) rps: Option<u32>,
 }
 
 /// h2load posting the gRPC-framed `message` (written under `dir`) over
@@ -326,6 +328,7 @@ pub(super) async fn h2load_run(
         connections,
         streams,
         seconds,
+        rps,
     } = shape;
     let dir = tempfile::tempdir()?;
     let log = dir.path().join("requests.log");
@@ -333,6 +336,11 @@ pub(super) async fn h2load_run(
     command
         .args(["-D", &seconds.to_string(), "--warm-up-time", "1"])
         .arg(format!("--log-file={}", log.display()));
+    if let Some(rps) = rps {
+        // h2load paces each connection (client) on its own.
+        let per_connection = rps.div_ceil(u32::try_from(connections.max(1))?);
+        command.arg(format!("--rps={per_connection}"));
+    }
     command.arg(format!("http://{addr}{path}"));
     let output = output_of(command).await.context("running h2load")?;
     let text = String::from_utf8_lossy(&output.stdout);

@@ -27,6 +27,7 @@ pub(super) async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         connections: 2,
         streams: POOL / 2,
         seconds: shape.duration.as_secs().max(2),
+        rps: None,
     };
     let find = FindItemRequest {
         item_id: item.clone(),

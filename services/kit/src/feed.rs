@@ -134,15 +134,14 @@ impl Signals {
         });
     }
 
-    async fn listen(&self, pool: &Pool, channel: &str) -> Result<(), sqlx::Error> {
-        let mut listener = pool.listener().await?;
-        listener.listen(channel).await?;
+    async fn listen(&self, pool: &Pool, channel: &str) -> anyhow::Result<()> {
+        let mut notifications = pool.subscribe(channel).await?;
         self.live.store(true, std::sync::atomic::Ordering::Release);
         // Whatever committed while not listening is read now.
         self.changed("");
         loop {
-            let notification = listener.recv().await?;
-            self.changed(notification.payload());
+            let key = notifications.recv().await?;
+            self.changed(&key);
         }
     }
 }

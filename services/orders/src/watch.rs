@@ -89,12 +89,11 @@ impl Hub {
         });
     }
 
-    async fn listen(&self, pool: &Pool) -> Result<(), sqlx::Error> {
-        let mut listener = pool.listener().await?;
-        listener.listen(CHANNEL).await?;
+    async fn listen(&self, pool: &Pool) -> anyhow::Result<()> {
+        let mut notifications = pool.subscribe(CHANNEL).await?;
         loop {
-            let notification = listener.recv().await?;
-            if let Ok(order) = Uuid::parse_str(notification.payload()) {
+            let payload = notifications.recv().await?;
+            if let Ok(order) = Uuid::parse_str(&payload) {
                 self.changed(order);
             }
         }

@@ -137,12 +137,21 @@ impl<'p> Executor<'p> for &'_ Pool {
 pub struct Tx {
     conn: Conn,
     open: bool,
+    /// BEGIN sent and not yet answered.
+    beginning: bool,
 }
 
 impl Tx {
-    pub(crate) async fn begin(mut conn: Conn) -> Result<Self, sqlx::Error> {
-        tracked(&mut conn, async |c| Manager::begin(c, None).await).await?;
-        Ok(Self { conn, open: true })
+    pub(crate) async fn begin(conn: Conn) -> Result<Self, sqlx::Error> {
+        let mut tx = Self {
+            conn,
+            open: false,
+            beginning: true,
+        };
+        tracked(&mut tx.conn, async |c| Manager::begin(c, None).await).await?;
+        tx.beginning = false;
+        tx.open = true;
+        Ok(tx)
     }
 
     /// Commits; the connection goes back to the pool.
@@ -162,7 +171,13 @@ impl Tx {
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if self.open {
+        if self.beginning {
+            // Cut off (or failed) between sending BEGIN and its answer: sqlx
+            // counts no transaction while the server may have one open, and
+            // the next user's writes would run inside it, uncommitted. The
+            // connection is closed instead of reused.
+            self.conn.discard();
+        } else if self.open {
             if let Some(conn) = self.conn.conn_mut() {
                 Manager::start_rollback(conn);
             }

@@ -4,6 +4,7 @@
 
 mod executor;
 pub mod migrations;
+pub mod notify;
 mod pool;
 
 use std::str::FromStr;

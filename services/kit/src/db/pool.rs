@@ -184,8 +184,9 @@ impl Pool {
         super::Tx::begin(self.acquire().await?).await
     }
 
-    /// A listener for `LISTEN`/`NOTIFY` on its own connection.
-    pub async fn listener(&self) -> Result<PgListener, sqlx::Error> {
+    /// A listener for `LISTEN`/`NOTIFY` on its own connection (the shared
+    /// one, [`Pool::subscribe`], is what services use).
+    pub(crate) async fn listener(&self) -> Result<PgListener, sqlx::Error> {
         PgListener::connect_with(&self.0.admin).await
     }
 

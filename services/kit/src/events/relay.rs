@@ -56,8 +56,7 @@ async fn run(
     target: &'static str,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut listener = pool.listener().await?;
-    listener.listen(&format!("malha_outbox_{schema}")).await?;
+    let mut wakes = pool.subscribe(&format!("malha_outbox_{schema}")).await?;
     bus.ensure_stream(schema).await?;
     let mut last_cleanup = std::time::Instant::now();
     loop {
@@ -71,11 +70,11 @@ async fn run(
             last_cleanup = std::time::Instant::now();
         }
         tokio::select! {
-            notification = listener.recv() => {
-                notification?;
+            woken = wakes.recv() => {
+                woken?;
                 // Every commit since the last batch notified; the next batch
                 // serves them all, so one wake-up is enough.
-                while listener.next_buffered().is_some() {}
+                wakes.drain()?;
             }
             () = tokio::time::sleep(POLL) => {}
             _ = stop.changed() => return Ok(()),

@@ -2,6 +2,7 @@
 //! database, metrics are exposed, outgoing calls carry the service's token.
 
 mod cancellation;
+mod notify;
 mod pool;
 
 use std::sync::Arc;

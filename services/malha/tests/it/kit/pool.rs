@@ -237,3 +237,50 @@ async fn pool_retires_connections_past_their_idle_time_or_lifetime() {
         "too old to go back to the pool"
     );
 }
+
+/// A call cancelled between sending BEGIN and reading its answer (a client
+/// gone at the end of a load run) left sqlx believing no transaction was
+/// open while the server had one: the next user's statements ran inside it,
+/// uncommitted, and a later rollback would have taken them away. Such a
+/// connection is now closed instead of reused.
+#[tokio::test]
+async fn pool_never_hands_out_a_connection_left_inside_a_cancelled_begin() {
+    use sqlx::Connection as _;
+    let db = malha_testkit::fresh_database().await.unwrap();
+    let pool = Pool::connect_lazy(
+        PgConnectOptions::from_str(&db.url).unwrap(),
+        PoolOptions {
+            max_connections: 1,
+            ..PoolOptions::default()
+        },
+    );
+    let mut watcher = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE kept (n bigint)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut cut = 0;
+    for i in 0..600i64 {
+        // Every delay from 0 to ~150 µs: some cut BEGIN off mid-flight.
+        let delay = Duration::from_micros(u64::try_from(i % 150).unwrap());
+        if tokio::time::timeout(delay, pool.begin()).await.is_err() {
+            cut += 1;
+        }
+        // A write outside any transaction is committed when it answers.
+        sqlx::query("INSERT INTO kept VALUES ($1)")
+            .bind(i)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM kept WHERE n = $1")
+            .bind(i)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        assert_eq!(
+            seen, 1,
+            "write {i} answered but is not committed: its connection sat inside a transaction"
+        );
+    }
+    assert!(cut > 0, "no BEGIN was cut off: the test proved nothing");
+}

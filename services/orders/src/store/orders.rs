@@ -156,28 +156,26 @@ pub async fn record_transition(
     actor: &str,
     reason: &str,
 ) -> ServiceResult<TransitionRow> {
+    // One round trip: the transition, the order's status, and the watchers'
+    // wake-up as the FROM clause (a data-modifying CTE always runs).
     let row: TransitionRow = sqlx::query_as(
-        "INSERT INTO order_transitions (order_id, sequence, from_status, to_status, actor, reason)
-         SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5 FROM order_transitions WHERE order_id = $1
-         RETURNING order_id, sequence, from_status, to_status, actor, reason, created_at",
+        "WITH moved AS (
+             INSERT INTO order_transitions (order_id, sequence, from_status, to_status, actor, reason)
+             SELECT $1, COALESCE(MAX(sequence), 0) + 1, $2, $3, $4, $5
+               FROM order_transitions WHERE order_id = $1
+             RETURNING order_id, sequence, from_status, to_status, actor, reason, created_at),
+         status AS (
+             UPDATE orders SET status = $3, updated_at = now() WHERE id = $1)
+         SELECT moved.* FROM moved, (SELECT pg_notify($6, $1::text)) AS wake",
     )
     .bind(order)
     .bind(from)
     .bind(to)
     .bind(actor)
     .bind(reason)
+    .bind(crate::watch::CHANNEL)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE orders SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(order)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(crate::watch::CHANNEL)
-        .bind(order.to_string())
-        .execute(&mut *tx)
-        .await?;
     Ok(row)
 }
 

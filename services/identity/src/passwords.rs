@@ -2,12 +2,13 @@
 //! fixed set of threads of its own, never on the async runtime: a login
 //! storm queues here instead of starving every other RPC.
 //!
-//! Each thread allocates its 19 MiB working set once, when it starts, and
+//! Each thread allocates its 19 MiB working set once, at its first hash, and
 //! hashes in it from then on. Allocating it per hash cost a 19 MiB page-in
 //! per login, and left the process's RSS to the allocator: a freed block was
 //! sometimes kept by the thread's arena and sometimes returned, so the soak
-//! saw identity's RSS step by exactly 19,456 KiB. Now identity holds
-//! `concurrency` × 19 MiB from its start, and that is all hashing ever uses.
+//! saw identity's RSS step by exactly 19,456 KiB. Now a thread's working set
+//! is paged in once, at its first hash, and that is all hashing ever uses; an
+//! idle identity that nobody has logged in to holds none of it.
 
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
@@ -49,19 +50,20 @@ impl Passwords {
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
-                    // Written through once, so the pages are resident now
-                    // rather than at the first login.
-                    let mut memory: Memory = vec![Block::new(); Params::default().block_count()];
+                    let mut memory: Memory = Vec::new();
                     loop {
                         // The lock is held only while waiting for a job.
                         let job = match queue.lock() {
                             Ok(queue) => queue.recv(),
                             Err(_) => return,
                         };
-                        match job {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => return,
+                        let Ok(job) = job else { return };
+                        if memory.is_empty() {
+                            // Written through once, at the first hash: its
+                            // pages stay resident from then on.
+                            memory = vec![Block::new(); Params::default().block_count()];
                         }
+                        job(&mut memory);
                     }
                 });
             if let Err(error) = spawned {

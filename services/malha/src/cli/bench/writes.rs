@@ -11,7 +11,7 @@
 //! - CPU per created project over run + drain, all included: Malha's process
 //!   (server, relay, consumer), PostgreSQL (postmaster and backends) and the
 //!   NATS server, each sampled from /proc; the load generator is left out;
-//! - event latency at 80 % of that rate (ghz, paced): from the outbox row's
+//! - event latency at 80 % of that rate (h2load, paced): from the outbox row's
 //!   creation to the commit of the consumer's inbox row
 //!   (`pg_xact_commit_timestamp`), so the create's own transaction is in it.
 //!

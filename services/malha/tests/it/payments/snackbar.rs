@@ -259,7 +259,8 @@ async fn confirming_by_hand_is_idempotent_and_editing_the_log_is_detected() {
             .confirm_payment(authed(
                 ConfirmPaymentRequest {
                     payment_id: payment.payment_id.clone(),
-                    note: "seen in the bank app".into(),
+                    // Multi-byte text: the link counts bytes, not characters.
+                    note: "visto no app do banco — conferido às 14h".into(),
                 },
                 &admin,
             ))

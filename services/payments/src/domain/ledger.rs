@@ -79,9 +79,6 @@ pub fn now() -> DateTime<Utc> {
 impl Entry {
     /// An unambiguous byte encoding (the kit's [`malha_kit::chain::canonical`]):
     /// a version tag, then every field as `name=<byte length>:<value>;`.
-    /// Appends compute the same bytes in the database (`ledger_append`,
-    /// migration 0012, ADR 0018): change both together. VerifyLedger, which
-    /// recomputes every hash here, is what the tests check them with.
     pub fn canonical(&self) -> Vec<u8> {
         malha_kit::chain::canonical(
             b"malha.payments.ledger.v1;",

@@ -6,7 +6,7 @@ use malha_kit::db::Pool;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::domain::ledger::{Entry, Kind, Linked};
+use crate::domain::ledger::{self, Entry, Kind, Linked};
 use malha_kit::ServiceResult;
 use malha_kit::page::PageRequest;
 
@@ -59,22 +59,11 @@ pub struct Append<'a> {
 /// A transaction that writes to the log. Entries are [`Tx::log`]ged as the
 /// work goes and chained by [`Tx::commit`] as its last write: the head's row
 /// lock, which serializes every append across replicas, is then held for one
-/// statement and the commit, not for the whole transaction. Lock order is
-/// always the payment (or order) first, the head last.
+/// read, one statement and the commit, not for the whole transaction. Lock
+/// order is always the payment (or order) first, the head last.
 pub struct Tx {
     tx: malha_kit::db::Tx,
-    pending: Vec<Pending>,
-}
-
-/// An entry logged and not yet chained: its sequence, time and links are
-/// given when it is.
-struct Pending {
-    id: Uuid,
-    payment_id: Uuid,
-    kind: &'static str,
-    amount_centavos: i64,
-    actor: String,
-    detail: String,
+    pending: Vec<Entry>,
 }
 
 impl Tx {
@@ -88,13 +77,15 @@ impl Tx {
 
     /// Logs an entry, chained when the transaction commits.
     pub fn log(&mut self, append: &Append<'_>) {
-        self.pending.push(Pending {
+        self.pending.push(Entry {
+            sequence: 0,
             id: Uuid::now_v7(),
             payment_id: append.payment_id,
-            kind: append.kind.as_str(),
+            kind: append.kind.as_str().to_owned(),
             amount_centavos: append.amount_centavos,
             actor: append.actor.to_owned(),
             detail: append.detail.to_owned(),
+            created_at: ledger::now(),
         });
     }
 
@@ -129,26 +120,54 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
-/// Appends `entries` after the head, in order, in one statement: the
-/// database function `ledger_append` (migration 0012) locks the head,
-/// computes each link as [`Entry::chain`] does, writes the rows and the new
-/// head. The lock is then held for that statement and the commit only.
-async fn chain(tx: &mut PgConnection, entries: Vec<Pending>) -> ServiceResult<()> {
-    let text = |f: fn(&Pending) -> &str| entries.iter().map(f).collect::<Vec<_>>();
-    sqlx::query("SELECT ledger_append($1, $2, $3, $4, $5, $6)")
-        .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
-        .bind(entries.iter().map(|e| e.payment_id).collect::<Vec<_>>())
-        .bind(text(|e| e.kind))
-        .bind(
-            entries
-                .iter()
-                .map(|e| e.amount_centavos)
-                .collect::<Vec<_>>(),
-        )
-        .bind(text(|e| &e.actor))
-        .bind(text(|e| &e.detail))
-        .execute(&mut *tx)
-        .await?;
+/// Appends `entries` after the head, in order, under the head's row lock:
+/// one read, one statement (the rows and the new head together).
+async fn chain(tx: &mut PgConnection, mut entries: Vec<Entry>) -> ServiceResult<()> {
+    let (mut sequence, mut hash): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT sequence, hash FROM ledger_head FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+    // Stamped when chained, so that time and sequence agree.
+    let chained_at = ledger::now();
+    let mut previous_hashes = Vec::with_capacity(entries.len());
+    let mut hashes = Vec::with_capacity(entries.len());
+    for entry in &mut entries {
+        sequence += 1;
+        entry.sequence = sequence;
+        entry.created_at = chained_at;
+        let next = entry.chain(&hash).to_vec();
+        previous_hashes.push(std::mem::replace(&mut hash, next.clone()));
+        hashes.push(next);
+    }
+    let text = |f: fn(&Entry) -> &str| entries.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "WITH appended AS (
+             INSERT INTO transactions (sequence, id, payment_id, kind, amount_centavos, actor,
+                                       detail, created_at, previous_hash, hash)
+             SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[],
+                                  $6::text[], $7::text[], $8::timestamptz[], $9::bytea[],
+                                  $10::bytea[]))
+         UPDATE ledger_head SET sequence = $11, hash = $12",
+    )
+    .bind(entries.iter().map(|e| e.sequence).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| e.payment_id).collect::<Vec<_>>())
+    .bind(text(|e| &e.kind))
+    .bind(
+        entries
+            .iter()
+            .map(|e| e.amount_centavos)
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|e| &e.actor))
+    .bind(text(|e| &e.detail))
+    .bind(entries.iter().map(|e| e.created_at).collect::<Vec<_>>())
+    .bind(previous_hashes)
+    .bind(hashes)
+    .bind(sequence)
+    .bind(hash)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
